@@ -1,0 +1,40 @@
+/**
+ * @file
+ * Error codes of libimsp2p-drm (protected content, licenses and the DRM server).
+ */
+#pragma once
+
+#include <imsp2p/drm/export.hpp>
+
+#include <system_error>
+
+namespace imsp2p::drm {
+
+/** Error conditions raised by libimsp2p-drm; messages come from error_category(). */
+enum class errc {
+    container_bad_magic = 1,  ///< Not an imsp2p protected content container (bad magic).
+    container_unsupported,    ///< Container version or cipher suite is not supported.
+    container_truncated,      ///< Container is truncated.
+    container_bad_header,     ///< Container header is malformed.
+    segment_tampered,         ///< Segment failed authentication (tampered, reordered or wrong key).
+    license_malformed,        ///< License is malformed.
+    license_bad_signature,    ///< License signature does not verify.
+    license_wrong_device,     ///< License is bound to another device.
+    license_expired,          ///< License has expired.
+    license_not_yet_valid,    ///< License is not yet valid.
+    license_wrong_content,    ///< License is for other content.
+    rights_exhausted,         ///< Play count is exhausted.
+    grant_revoked,            ///< Grant has been revoked.
+};
+
+/** The error category of imsp2p::drm::errc; its name() is "imsp2p.drm". */
+IMSP2P_DRM_EXPORT const std::error_category& error_category() noexcept;
+
+/** Makes an error code of the drm category (found by ADL). */
+IMSP2P_DRM_EXPORT std::error_code make_error_code(errc e) noexcept;
+
+}  // namespace imsp2p::drm
+
+/** Lets `std::error_code` be constructed from imsp2p::drm::errc. */
+template <>
+struct std::is_error_code_enum<imsp2p::drm::errc> : std::true_type {};

@@ -1,0 +1,37 @@
+/**
+ * @file
+ * Error codes of libimsp2p-sip (the SIP Application Server, IMS client UA and development IMS
+ * core).
+ */
+#pragma once
+
+#include <imsp2p/sip/export.hpp>
+
+#include <system_error>
+
+namespace imsp2p::sip {
+
+/** Error conditions raised by libimsp2p-sip; messages come from error_category(). */
+enum class errc {
+    untrusted_source = 1,    ///< Request did not come from a trusted S-CSCF.
+    no_asserted_identity,    ///< Request carries no P-Asserted-Identity.
+    bad_body,                ///< Request body is malformed.
+    unsupported_media_type,  ///< Request body has an unsupported content type.
+    body_too_large,          ///< Request body is too large.
+    unknown_content,         ///< Content is unknown.
+    content_withdrawn,       ///< Content has been withdrawn.
+    bad_event,               ///< Event package is not supported.
+    stack_failure,           ///< SIP stack failure.
+};
+
+/** The error category of imsp2p::sip::errc; its name() is "imsp2p.sip". */
+IMSP2P_SIP_EXPORT const std::error_category& error_category() noexcept;
+
+/** Makes an error code of the sip category (found by ADL). */
+IMSP2P_SIP_EXPORT std::error_code make_error_code(errc e) noexcept;
+
+}  // namespace imsp2p::sip
+
+/** Lets `std::error_code` be constructed from imsp2p::sip::errc. */
+template <>
+struct std::is_error_code_enum<imsp2p::sip::errc> : std::true_type {};

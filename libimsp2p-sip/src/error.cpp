@@ -1,0 +1,48 @@
+#include <imsp2p/sip/error.hpp>
+
+#include <string>
+
+namespace imsp2p::sip {
+namespace {
+
+class sip_category final : public std::error_category {
+  public:
+    const char* name() const noexcept override { return "imsp2p.sip"; }
+
+    std::string message(int value) const override {
+        switch (static_cast<errc>(value)) {
+            case errc::untrusted_source:
+                return "request did not come from a trusted S-CSCF";
+            case errc::no_asserted_identity:
+                return "request carries no P-Asserted-Identity";
+            case errc::bad_body:
+                return "request body is malformed";
+            case errc::unsupported_media_type:
+                return "request body has an unsupported content type";
+            case errc::body_too_large:
+                return "request body is too large";
+            case errc::unknown_content:
+                return "content is unknown";
+            case errc::content_withdrawn:
+                return "content has been withdrawn";
+            case errc::bad_event:
+                return "event package is not supported";
+            case errc::stack_failure:
+                return "SIP stack failure";
+        }
+        return "unknown imsp2p.sip error " + std::to_string(value);
+    }
+};
+
+}  // namespace
+
+const std::error_category& error_category() noexcept {
+    static const sip_category instance;
+    return instance;
+}
+
+std::error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), error_category()};
+}
+
+}  // namespace imsp2p::sip

@@ -1,0 +1,33 @@
+/**
+ * @file
+ * Error codes of libimsp2p-tracker (the operator-controlled tracker and the content index).
+ */
+#pragma once
+
+#include <imsp2p/tracker/export.hpp>
+
+#include <system_error>
+
+namespace imsp2p::tracker {
+
+/** Error conditions raised by libimsp2p-tracker; messages come from error_category(). */
+enum class errc {
+    unknown_torrent = 1,  ///< Torrent is not registered with this tracker.
+    torrent_disabled,     ///< Torrent has been disabled by the operator.
+    missing_ticket,       ///< Announce carries no ticket.
+    bad_announce,         ///< Announce request is malformed.
+    bad_udp_packet,       ///< UDP tracker packet is malformed.
+    bad_connection_id,    ///< UDP connection id is invalid or expired.
+};
+
+/** The error category of imsp2p::tracker::errc; its name() is "imsp2p.tracker". */
+IMSP2P_TRACKER_EXPORT const std::error_category& error_category() noexcept;
+
+/** Makes an error code of the tracker category (found by ADL). */
+IMSP2P_TRACKER_EXPORT std::error_code make_error_code(errc e) noexcept;
+
+}  // namespace imsp2p::tracker
+
+/** Lets `std::error_code` be constructed from imsp2p::tracker::errc. */
+template <>
+struct std::is_error_code_enum<imsp2p::tracker::errc> : std::true_type {};

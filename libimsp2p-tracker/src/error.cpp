@@ -1,0 +1,42 @@
+#include <imsp2p/tracker/error.hpp>
+
+#include <string>
+
+namespace imsp2p::tracker {
+namespace {
+
+class tracker_category final : public std::error_category {
+  public:
+    const char* name() const noexcept override { return "imsp2p.tracker"; }
+
+    std::string message(int value) const override {
+        switch (static_cast<errc>(value)) {
+            case errc::unknown_torrent:
+                return "torrent is not registered with this tracker";
+            case errc::torrent_disabled:
+                return "torrent has been disabled by the operator";
+            case errc::missing_ticket:
+                return "announce carries no ticket";
+            case errc::bad_announce:
+                return "announce request is malformed";
+            case errc::bad_udp_packet:
+                return "UDP tracker packet is malformed";
+            case errc::bad_connection_id:
+                return "UDP connection id is invalid or expired";
+        }
+        return "unknown imsp2p.tracker error " + std::to_string(value);
+    }
+};
+
+}  // namespace
+
+const std::error_category& error_category() noexcept {
+    static const tracker_category instance;
+    return instance;
+}
+
+std::error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), error_category()};
+}
+
+}  // namespace imsp2p::tracker

@@ -87,14 +87,21 @@ std::optional<std::size_t> array_index(std::string_view token) {
     return index;
 }
 
-bool valid_pointer(std::string_view pointer) {
-    try {
-        const nlohmann::json::json_pointer parsed{std::string(pointer)};
-        (void)parsed;
+/** RFC 6901 syntax: empty, or "/"-separated tokens where "~" is followed by "0" or "1". */
+bool valid_pointer(std::string_view pointer) noexcept {
+    if (pointer.empty()) {
         return true;
-    } catch (const nlohmann::json::exception&) {
+    }
+    if (pointer.front() != '/') {
         return false;
     }
+    for (std::size_t i = 0; i < pointer.size(); ++i) {
+        if (pointer[i] == '~' &&
+            (i + 1 == pointer.size() || (pointer[i + 1] != '0' && pointer[i + 1] != '1'))) {
+            return false;
+        }
+    }
+    return true;
 }
 
 const char* type_name(const nlohmann::json& value) {
@@ -356,6 +363,9 @@ void config::report(std::error_code code, std::string_view pointer, std::string_
 }
 
 bool config::contains(std::string_view pointer) const noexcept {
+    if (!valid_pointer(pointer)) {
+        return false;
+    }
     try {
         const nlohmann::json::json_pointer parsed{std::string(pointer)};
         return document_.contains(parsed) && !document_.at(parsed).is_null();
@@ -366,6 +376,11 @@ bool config::contains(std::string_view pointer) const noexcept {
 
 const nlohmann::json* config::lookup(std::string_view pointer, std::error_code& ec,
                                      std::string* detail) const {
+    if (!valid_pointer(pointer)) {
+        report(errc::invalid_argument, pointer,
+               "malformed JSON pointer (it must be empty or start with \"/\")", ec, detail);
+        return nullptr;
+    }
     try {
         const nlohmann::json::json_pointer parsed{std::string(pointer)};
         if (!document_.contains(parsed)) {
@@ -374,9 +389,7 @@ const nlohmann::json* config::lookup(std::string_view pointer, std::error_code& 
         const nlohmann::json& value = document_.at(parsed);
         return value.is_null() ? nullptr : &value;
     } catch (const nlohmann::json::exception&) {
-        report(errc::invalid_argument, pointer,
-               "malformed JSON pointer (it must be empty or start with \"/\")", ec, detail);
-        return nullptr;
+        return nullptr;  // an array index too large to exist: the setting is absent
     }
 }
 
@@ -739,8 +752,12 @@ void config::set(std::string_view pointer, nlohmann::json value, std::error_code
         }
         walked += "/" + escape_token(token);
     }
+    // Created parents can still fail further down (e.g. an index "01" under a new array), so
+    // the change is made on a copy: the document is replaced only when it fully succeeds.
     try {
-        document_[nlohmann::json::json_pointer(std::string(pointer))] = std::move(value);
+        nlohmann::json updated = document_;
+        updated[nlohmann::json::json_pointer(std::string(pointer))] = std::move(value);
+        document_ = std::move(updated);
     } catch (const nlohmann::json::exception& e) {
         report(errc::config_bad_value, pointer, std::string("cannot set: ") + e.what(), ec, detail);
     }

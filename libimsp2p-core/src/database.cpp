@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <list>
 #include <unordered_map>
@@ -216,12 +217,14 @@ int statement::parameter_count() const noexcept {
     return impl_ ? sqlite3_bind_parameter_count(impl_->handle) : 0;
 }
 
-int statement::parameter_index(std::string_view name) const {
-    if (!impl_) {
+int statement::parameter_index(std::string_view name) const noexcept {
+    // SQLite wants a NUL-terminated name; parameter names are short, so no allocation.
+    std::array<char, 256> terminated{};
+    if (!impl_ || name.size() >= terminated.size() || name.find('\0') != std::string_view::npos) {
         return 0;
     }
-    const std::string terminated(name);
-    return sqlite3_bind_parameter_index(impl_->handle, terminated.c_str());
+    std::copy(name.begin(), name.end(), terminated.begin());
+    return sqlite3_bind_parameter_index(impl_->handle, terminated.data());
 }
 
 void statement::fail_invalid_argument(const char* reason, std::error_code& ec) noexcept {

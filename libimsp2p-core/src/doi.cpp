@@ -64,17 +64,6 @@ bool decode_utf8(std::string_view text, std::size_t& position, char32_t& code_po
     return true;
 }
 
-bool is_valid_utf8(std::string_view text) noexcept {
-    std::size_t position = 0;
-    char32_t code_point = 0;
-    while (position < text.size()) {
-        if (!decode_utf8(text, position, code_point)) {
-            return false;
-        }
-    }
-    return true;
-}
-
 bool is_unicode_whitespace(char32_t c) noexcept {
     return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
            (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||

@@ -103,9 +103,7 @@ authentication_vector vector_generator::generate(const aka_key& k, const aka_opc
     vector.ik = out.ik;
     vector.autn = make_autn(sequence, out.ak, amf, out.mac_a);
     vector.sequence = sequence;
-    wipe(out.res);
-    wipe(out.ck);
-    wipe(out.ik);
+    OPENSSL_cleanse(&out, sizeof(out));
     return vector;
 }
 
@@ -138,17 +136,17 @@ constexpr std::size_t credentials_size = 32;  // K || OPc
 constexpr std::string_view wrap_context = "imsp2p/aka-subscriber/v1:";
 
 const std::array<core::migration, 1>& store_migrations() {
-    static const std::array<core::migration, 1> migrations{core::migration{
-        1, "AKA subscribers: IMPI -> K, OPc (optionally wrapped), AMF, SQN_HE",
-        "CREATE TABLE aka_subscriber ("
-        "  impi TEXT NOT NULL PRIMARY KEY,"
-        "  protection INTEGER NOT NULL CHECK (protection IN (0, 1)),"
-        "  credentials BLOB NOT NULL,"
-        "  amf BLOB NOT NULL CHECK (length(amf) = 2),"
-        "  sqn INTEGER NOT NULL CHECK (sqn >= 0 AND sqn <= 281474976710655),"
-        "  created_at INTEGER NOT NULL,"
-        "  updated_at INTEGER NOT NULL"
-        ") STRICT;"}};
+    static const std::array<core::migration, 1> migrations{
+        core::migration{1, "AKA subscribers: IMPI -> K, OPc (optionally wrapped), AMF, SQN_HE",
+                        "CREATE TABLE aka_subscriber ("
+                        "  impi TEXT NOT NULL PRIMARY KEY,"
+                        "  protection INTEGER NOT NULL CHECK (protection IN (0, 1)),"
+                        "  credentials BLOB NOT NULL,"
+                        "  amf BLOB NOT NULL CHECK (length(amf) = 2),"
+                        "  sqn INTEGER NOT NULL CHECK (sqn >= 0 AND sqn <= 281474976710655),"
+                        "  created_at INTEGER NOT NULL,"
+                        "  updated_at INTEGER NOT NULL"
+                        ") STRICT;"}};
     return migrations;
 }
 
@@ -294,8 +292,7 @@ struct subscriber_store::impl {
     subscriber_record read(const core::impi& impi, std::error_code& ec) {
         subscriber_record record;
         core::statement statement = db.prepare_cached(
-            "SELECT protection, credentials, amf, sqn FROM aka_subscriber WHERE impi = :impi",
-            ec);
+            "SELECT protection, credentials, amf, sqn FROM aka_subscriber WHERE impi = :impi", ec);
         if (!ec) {
             statement.bind(":impi", impi.str(), ec);
         }
@@ -468,6 +465,21 @@ std::vector<core::impi> subscriber_store::list(std::error_code& ec) {
     return identities;
 }
 
+std::vector<core::impi> subscriber_store::list() {
+    std::error_code ec;
+    std::vector<core::impi> identities = list(ec);
+    throw_if(ec, "listing subscribers");
+    return identities;
+}
+
+void subscriber_store::set_sqn(const core::impi& impi, sqn last) {
+    std::error_code ec;
+    set_sqn(impi, last, ec);
+    if (ec) {
+        core::throw_error(ec, "setting the SQN of " + impi.str());
+    }
+}
+
 core::database& subscriber_store::database() noexcept {
     return impl_->db;
 }
@@ -481,8 +493,8 @@ void subscriber_store::set_sqn(const core::impi& impi, sqn last, std::error_code
 
 hss::hss(subscriber_store& store, const sqn_policy& policy) : store_(&store), policy_(policy) {}
 
-std::vector<authentication_vector> hss::generate_vectors(const core::impi& impi,
-                                                         std::size_t count, std::error_code& ec) {
+std::vector<authentication_vector> hss::generate_vectors(const core::impi& impi, std::size_t count,
+                                                         std::error_code& ec) {
     std::vector<authentication_vector> vectors;
     if (count == 0 || count > 32 || !policy_.valid()) {
         ec = core::errc::invalid_argument;

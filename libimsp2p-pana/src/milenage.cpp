@@ -11,6 +11,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <utility>
 
 namespace imsp2p::pana {
@@ -26,8 +27,8 @@ namespace {
 using block = std::array<std::uint8_t, 16>;
 
 constexpr std::size_t block_size = 16;
-// Rotation amounts r1..r5 of TS 35.206 §4.1, in bytes (64, 0, 32, 64, 96 bits).
-constexpr std::array<std::size_t, 5> rotation_bytes{8, 0, 4, 8, 12};
+// The rotation amounts r1..r5 of TS 35.206 §4.1 are 64, 0, 32, 64 and 96 bits (impl uses them
+// as 2, 0, 1, 2 and 3 words).
 // Last byte of the constants c1..c5 (all other bytes are zero).
 constexpr std::array<std::uint8_t, 5> constant_last_byte{0x00, 0x01, 0x02, 0x04, 0x08};
 
@@ -42,15 +43,6 @@ constexpr unsigned out5 = 1u << 4;
     core::throw_error(core::errc::crypto_failure, what);
 }
 
-// rot(x, r): cyclic left rotation by r bits (here a whole number of bytes).
-block rotate(const block& x, std::size_t bytes) noexcept {
-    block y{};
-    for (std::size_t i = 0; i < block_size; ++i) {
-        y[i] = x[(i + bytes) % block_size];
-    }
-    return y;
-}
-
 template <std::size_t N, std::size_t M>
 void copy_prefix(const std::array<std::uint8_t, M>& from, std::size_t offset,
                  std::array<std::uint8_t, N>& to) noexcept {
@@ -63,6 +55,8 @@ void copy_prefix(const std::array<std::uint8_t, M>& from, std::size_t offset,
 struct milenage::impl {
     EVP_CIPHER_CTX* context = nullptr;
     aka_opc opc{};
+    aka_key current_k{};
+    bool keyed = false;
 
     impl() {
         context = EVP_CIPHER_CTX_new();
@@ -74,18 +68,29 @@ struct milenage::impl {
     impl& operator=(const impl&) = delete;
     ~impl() {
         wipe(opc);
+        wipe(current_k);
         EVP_CIPHER_CTX_free(context);  // cleanses the AES key schedule
     }
 
     void set_keys(const aka_key& k, const aka_opc& new_opc) {
-        // The first call selects the cipher; later calls only replace the key schedule.
-        const EVP_CIPHER* cipher =
-            EVP_CIPHER_CTX_get0_cipher(context) == nullptr ? EVP_aes_128_ecb() : nullptr;
-        if (EVP_EncryptInit_ex(context, cipher, nullptr, k.data(), nullptr) != 1 ||
-            EVP_CIPHER_CTX_set_padding(context, 0) != 1) {
+        if (keyed && CRYPTO_memcmp(k.data(), current_k.data(), k.size()) == 0) {
+            opc = new_opc;  // same K (a batch for one subscriber): keep the key schedule
+            return;
+        }
+        if (!keyed) {
+            // The first call selects the cipher and disables padding (padding only matters to
+            // EVP_EncryptFinal, which is never called: every update is whole blocks).
+            if (EVP_EncryptInit_ex(context, EVP_aes_128_ecb(), nullptr, k.data(), nullptr) != 1 ||
+                EVP_CIPHER_CTX_set_padding(context, 0) != 1) {
+                crypto_failure("EVP_EncryptInit_ex AES-128-ECB (Milenage)");
+            }
+            keyed = true;
+        } else if (EVP_EncryptInit_ex(context, nullptr, nullptr, k.data(), nullptr) != 1) {
+            // Re-keying keeps the cipher and settings and only replaces the key schedule.
             crypto_failure("EVP_EncryptInit_ex AES-128-ECB (Milenage)");
         }
         opc = new_opc;
+        current_k = k;
     }
 
     // Encrypts `count` consecutive blocks in place with one EVP call.
@@ -97,63 +102,66 @@ struct milenage::impl {
         }
     }
 
-    // TEMP = E_K(RAND xor OPc).
-    block temp(const aka_rand& rand) {
-        block t{};
-        for (std::size_t i = 0; i < block_size; ++i) {
-            t[i] = static_cast<std::uint8_t>(rand[i] ^ opc[i]);
-        }
-        encrypt(t.data(), 1);
-        return t;
-    }
-
     // Computes the selected OUTi blocks (TS 35.206 §4.1) into out[0..4]. IN1 is needed for OUT1.
     void compute_blocks(const aka_rand& rand, const block* in1, unsigned which,
                         std::array<block, 5>& out) {
-        block t = temp(rand);
-        std::array<block, 5> inputs{};
+        // Every rotation is a whole number of 32-bit words, so the blocks are handled as four
+        // words each (byte order within a word is irrelevant for rotations and xor).
+        struct scratch_space {
+            words temp;                   // TEMP
+            words masked;                 // TEMP xor OPc, or IN1 xor OPc
+            std::array<words, 5> inputs;  // the blocks to encrypt, contiguous
+        } scratch{};
+        const words key = load(opc);
+        scratch.temp = xor_words(load(rand), key);
+        encrypt(bytes_of(scratch.temp), 1);
+
         std::array<std::size_t, 5> slot_of{};
         std::size_t count = 0;
         for (std::size_t i = 0; i < 5; ++i) {
             if ((which & (1u << i)) == 0) {
                 continue;
             }
-            block x{};
+            words& x = scratch.inputs[count];
             if (i == 0) {
-                // TEMP xor rot(IN1 xor OPc, r1) xor c1
-                block masked{};
-                for (std::size_t j = 0; j < block_size; ++j) {
-                    masked[j] = static_cast<std::uint8_t>((*in1)[j] ^ opc[j]);
-                }
-                x = rotate(masked, rotation_bytes[0]);
-                for (std::size_t j = 0; j < block_size; ++j) {
-                    x[j] ^= t[j];
-                }
-                wipe(masked);
+                // TEMP xor rot(IN1 xor OPc, r1) xor c1 (c1 = 0)
+                scratch.masked = xor_words(load(*in1), key);
+                x = xor_words(rotate(scratch.masked, rotation_words[0]), scratch.temp);
             } else {
                 // rot(TEMP xor OPc, ri) xor ci
-                block masked{};
-                for (std::size_t j = 0; j < block_size; ++j) {
-                    masked[j] = static_cast<std::uint8_t>(t[j] ^ opc[j]);
-                }
-                x = rotate(masked, rotation_bytes[i]);
-                wipe(masked);
+                scratch.masked = xor_words(scratch.temp, key);
+                x = rotate(scratch.masked, rotation_words[i]);
+                bytes_of(x)[block_size - 1] ^= constant_last_byte[i];
             }
-            x[block_size - 1] ^= constant_last_byte[i];
-            inputs[count] = x;
             slot_of[count] = i;
             ++count;
-            wipe(x);
         }
-        encrypt(inputs[0].data(), count);  // std::array<block, 5> is contiguous
+        encrypt(bytes_of(scratch.inputs[0]), count);
         for (std::size_t n = 0; n < count; ++n) {
-            block& o = out[slot_of[n]];
-            for (std::size_t j = 0; j < block_size; ++j) {
-                o[j] = static_cast<std::uint8_t>(inputs[n][j] ^ opc[j]);
-            }
+            const words result = xor_words(scratch.inputs[n], key);
+            std::memcpy(out[slot_of[n]].data(), result.data(), block_size);
         }
-        wipe(t);
-        wipe(core::mutable_byte_view(inputs[0].data(), inputs.size() * block_size));
+        OPENSSL_cleanse(&scratch, sizeof(scratch));
+    }
+
+  private:
+    using words = std::array<std::uint32_t, 4>;
+    static constexpr std::array<std::size_t, 5> rotation_words{2, 0, 1, 2, 3};
+
+    static words load(const std::array<std::uint8_t, 16>& bytes) noexcept {
+        words w{};
+        std::memcpy(w.data(), bytes.data(), block_size);
+        return w;
+    }
+    static std::uint8_t* bytes_of(words& w) noexcept {
+        return reinterpret_cast<std::uint8_t*>(w.data());
+    }
+    static words xor_words(const words& a, const words& b) noexcept {
+        return {a[0] ^ b[0], a[1] ^ b[1], a[2] ^ b[2], a[3] ^ b[3]};
+    }
+    // rot(x, r) for r a multiple of 32 bits: output word i is input word (i + r/32) mod 4.
+    static words rotate(const words& x, std::size_t by) noexcept {
+        return {x[by % 4], x[(by + 1) % 4], x[(by + 2) % 4], x[(by + 3) % 4]};
     }
 };
 

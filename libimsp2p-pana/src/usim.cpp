@@ -87,7 +87,8 @@ usim_profile parse_profile(std::string_view text, std::error_code& ec) {
             }
         }
     }
-    const bool keys_ok = read_key(document, "k", profile.k) && read_key(document, "opc", profile.opc);
+    const bool keys_ok =
+        read_key(document, "k", profile.k) && read_key(document, "opc", profile.opc);
     if (!keys_ok) {
         return usim_profile{};
     }
@@ -99,7 +100,8 @@ usim_profile parse_profile(std::string_view text, std::error_code& ec) {
     std::uint64_t ind_bits = 0;
     std::uint64_t highest = 0;
     sqn_policy policy;
-    if (!read_unsigned(*state, "ind_bits", ind_bits) || !read_unsigned(*state, "delta", policy.delta) ||
+    if (!read_unsigned(*state, "ind_bits", ind_bits) ||
+        !read_unsigned(*state, "delta", policy.delta) ||
         !read_unsigned(*state, "age_limit", policy.age_limit) ||
         !read_unsigned(*state, "highest", highest) || ind_bits > 10 || highest > sqn::max_value) {
         return usim_profile{};

@@ -351,6 +351,8 @@ TEST(Config, SetCreatesParentsAndLeavesDocumentIntactOnError) {
     EXPECT_EQ(ec, code(errc::config_bad_value));
     cfg.set("/sip/transports/x/y", "x", ec);
     EXPECT_EQ(ec, code(errc::config_bad_value));
+    cfg.set("/new/list/0/01", "x", ec);  // fails only after creating "/new/list"
+    EXPECT_EQ(ec, code(errc::config_bad_value));
     cfg.set("", json::array(), ec);
     EXPECT_EQ(ec, code(errc::config_bad_value));
     cfg.set("bad", 1, ec);

@@ -12,7 +12,7 @@ TEST(SipError, CodesHaveTheCategoryAndDistinctMessages) {
     for (int value = 1; value <= 9; ++value) {
         const std::error_code ec = sip::make_error_code(static_cast<sip::errc>(value));
         EXPECT_STREQ(ec.category().name(), "imsp2p.sip");
-        EXPECT_EQ(ec.message().find("unknown"), std::string::npos) << value;
+        EXPECT_EQ(ec.message().find("unknown imsp2p."), std::string::npos) << value;
         messages.insert(ec.message());
     }
     EXPECT_EQ(messages.size(), 9u);

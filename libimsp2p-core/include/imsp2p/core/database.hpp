@@ -15,6 +15,7 @@
 #pragma once
 
 #include <imsp2p/core/bytes.hpp>
+#include <imsp2p/core/error.hpp>
 #include <imsp2p/core/export.hpp>
 
 #include <chrono>
@@ -116,9 +117,10 @@ class IMSP2P_CORE_EXPORT statement {
     /**
      * Looks up a named parameter.
      * @param name the name with its prefix character, e.g. ":user"
-     * @return its 1-based index, or 0 if the statement has no such parameter
+     * @return its 1-based index, or 0 if the statement has no such parameter (or the name is
+     *         255 bytes or longer)
      */
-    [[nodiscard]] int parameter_index(std::string_view name) const;
+    [[nodiscard]] int parameter_index(std::string_view name) const noexcept;
 
     /**
      * Binds SQL NULL to a parameter.
@@ -406,10 +408,16 @@ template <class T>
 struct is_optional<std::optional<T>> : std::true_type {};
 }  // namespace detail
 
+// GCC 12 warns, falsely, that the storage of an empty std::optional "may be used
+// uninitialized" once bind() is inlined into a caller built with sanitizers.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 template <class T>
 void statement::bind(int index, const T& value, std::error_code& ec) noexcept {
     if constexpr (detail::is_optional<T>::value) {
-        if (value) {
+        if (value.has_value()) {
             bind(index, *value, ec);
         } else {
             bind_null(index, ec);
@@ -436,6 +444,10 @@ void statement::bind(int index, const T& value, std::error_code& ec) noexcept {
         static_assert(sizeof(T) == 0, "statement::bind: unsupported type");
     }
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 template <class T>
 void statement::bind(std::string_view name, const T& value, std::error_code& ec) noexcept {

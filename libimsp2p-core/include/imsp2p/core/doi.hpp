@@ -167,7 +167,9 @@ class IMSP2P_CORE_EXPORT doi {
      * The resolver URL `https://doi.org/<doi>` (DOI Handbook presentation form): characters not
      * safe in a URL path are percent-encoded with upper-case hex: all bytes outside printable
      * ASCII (so non-ASCII characters become their UTF-8 bytes, e.g. "Ä" -> "%C3%84"), space,
-     * `"`, `#`, `%`, `<`, `>`, `?`, `[`, `\`, `]`, `^`, backtick, `{`, `|` and `}`. Everything
+     * double quote, hash, percent, less-than, greater-than, question mark, square brackets,
+     * backslash, caret, backtick, curly braces and vertical bar (the DOI Handbook's mandatory
+     * and recommended set). Everything
      * else, including "/", is kept. parse(url()) gives back an equal DOI with the same str().
      * @return a new string; empty for an empty DOI
      */
@@ -217,12 +219,16 @@ IMSP2P_CORE_EXPORT std::ostream& operator<<(std::ostream& out, const doi& value)
 
 }  // namespace imsp2p::core
 
+namespace std {
+
 /** Hashes a DOI case-insensitively (ASCII fold), consistent with its operator==. */
 template <>
-struct std::hash<imsp2p::core::doi> {
+struct hash<imsp2p::core::doi> {
     /**
      * @param value the DOI
      * @return value.hash()
      */
     std::size_t operator()(const imsp2p::core::doi& value) const noexcept { return value.hash(); }
 };
+
+}  // namespace std

@@ -24,12 +24,12 @@ namespace imsp2p::core {
  * `user@realm` (RFC 7542).
  *
  * The user part is a dot-string of RFC 7542 `utf8-atext` (ASCII letters, digits,
- * ``!#$%&'*+-/=?^_`{|}~`` and non-ASCII UTF-8; no leading, trailing or doubled dots) and is
- * case-sensitive. The realm is two or more labels of letters, digits, non-ASCII UTF-8 and
- * inner hyphens, separated by dots; it is stored with ASCII letters folded to lower case.
- * Both parts are required. The text is trimmed of surrounding spaces, tabs, CR and LF; the
- * result must be valid UTF-8 without whitespace or control characters and at most max_length
- * bytes. Equality and hashing compare str().
+ * the symbols ! \# \$ \% & ' * + - / = ? ^ _ { | } ~ and backtick, and non-ASCII UTF-8; no leading,
+ * trailing or doubled dots) and is case-sensitive. The realm is two or more labels of letters,
+ * digits, non-ASCII UTF-8 and inner hyphens, separated by dots; it is stored with ASCII letters
+ * folded to lower case. Both parts are required. The text is trimmed of surrounding spaces, tabs,
+ * CR and LF; the result must be valid UTF-8 without whitespace or control characters and at most
+ * max_length bytes. Equality and hashing compare str().
  *
  * Thread-safety: as for standard value types; const member functions may be called
  * concurrently on the same object.
@@ -282,9 +282,11 @@ IMSP2P_CORE_EXPORT std::ostream& operator<<(std::ostream& out, const impu& value
 
 }  // namespace imsp2p::core
 
+namespace std {
+
 /** Hashes an IMPI by its normalised form, consistent with its operator==. */
 template <>
-struct std::hash<imsp2p::core::impi> {
+struct hash<imsp2p::core::impi> {
     /**
      * @param value the identity
      * @return value.hash()
@@ -294,10 +296,12 @@ struct std::hash<imsp2p::core::impi> {
 
 /** Hashes an IMPU by its canonical form, consistent with its operator==. */
 template <>
-struct std::hash<imsp2p::core::impu> {
+struct hash<imsp2p::core::impu> {
     /**
      * @param value the identity
      * @return value.hash()
      */
     std::size_t operator()(const imsp2p::core::impu& value) const noexcept { return value.hash(); }
 };
+
+}  // namespace std

@@ -14,6 +14,7 @@
  */
 #pragma once
 
+#include <imsp2p/core/error.hpp>
 #include <imsp2p/core/export.hpp>
 
 #include <nlohmann/json.hpp>

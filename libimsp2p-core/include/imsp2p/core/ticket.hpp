@@ -16,6 +16,7 @@
 
 #include <imsp2p/core/bytes.hpp>
 #include <imsp2p/core/crypto.hpp>
+#include <imsp2p/core/error.hpp>
 #include <imsp2p/core/export.hpp>
 #include <imsp2p/core/jose.hpp>
 

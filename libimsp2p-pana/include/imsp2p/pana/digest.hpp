@@ -78,17 +78,19 @@ IMSP2P_PANA_EXPORT std::string_view digest_algorithm_name(digest_algorithm algor
  * A Digest challenge (the value of WWW-Authenticate or Proxy-Authenticate).
  *
  * Serialisation (to_string()) quotes realm, domain, nonce, opaque and qop as the RFCs require
- * and writes algorithm and stale as tokens; parse(to_string(c)) == c for every parsed c.
+ * and writes algorithm and stale as tokens; parse(to_string(c)) == c for every parsed c whose
+ * serialisation stays within digest_limits::max_header_size (quoting and ", " separators may
+ * add a few bytes per parameter to a header that was at the limit).
  */
 struct digest_challenge {
-    std::string realm;                  ///< The protection space (required).
-    std::string nonce;                  ///< The server nonce (required).
-    std::optional<std::string> opaque;  ///< Returned unchanged by the client.
-    std::optional<std::string> domain;  ///< Space-separated URIs of the protection space.
+    std::string realm;                     ///< The protection space (required).
+    std::string nonce;                     ///< The server nonce (required).
+    std::optional<std::string> opaque;     ///< Returned unchanged by the client.
+    std::optional<std::string> domain;     ///< Space-separated URIs of the protection space.
     std::optional<std::string> algorithm;  ///< The algorithm token as sent (absent: MD5).
-    std::vector<std::string> qop;       ///< Offered qop values (e.g. "auth"); empty: none.
-    bool stale = false;                 ///< True: the nonce expired, retry without a prompt.
-    std::vector<auth_param> extensions;  ///< Other parameters, in order (e.g. "ik", "ck").
+    std::vector<std::string> qop;          ///< Offered qop values (e.g. "auth"); empty: none.
+    bool stale = false;                    ///< True: the nonce expired, retry without a prompt.
+    std::vector<auth_param> extensions;    ///< Other parameters, in order (e.g. "ik", "ck").
 
     /**
      * Parses a challenge header value.
@@ -97,8 +99,7 @@ struct digest_challenge {
      * @param detail receives the reason of a failure (cleared on success)
      * @return the challenge (empty on error)
      */
-    static digest_challenge parse(std::string_view value, std::error_code& ec,
-                                  std::string& detail);
+    static digest_challenge parse(std::string_view value, std::error_code& ec, std::string& detail);
     /**
      * Parses a challenge header value; see the overload with a detail.
      * @param value the field value
@@ -145,13 +146,13 @@ struct digest_credentials {
     std::string nonce;     ///< The nonce of the challenge.
     std::string uri;       ///< The digest-uri (in SIP the Request-URI).
     std::string response;  ///< The request digest, 32 lower-case hex digits for MD5.
-    std::optional<std::string> algorithm;  ///< The algorithm token (absent: MD5).
-    std::optional<std::string> cnonce;     ///< The client nonce (with qop).
-    std::optional<std::string> opaque;     ///< The opaque value of the challenge.
-    std::optional<std::string> qop;        ///< The chosen qop ("auth" or "auth-int").
+    std::optional<std::string> algorithm;      ///< The algorithm token (absent: MD5).
+    std::optional<std::string> cnonce;         ///< The client nonce (with qop).
+    std::optional<std::string> opaque;         ///< The opaque value of the challenge.
+    std::optional<std::string> qop;            ///< The chosen qop ("auth" or "auth-int").
     std::optional<std::uint32_t> nonce_count;  ///< nc (with qop), 1 for the first use.
-    std::optional<aka_auts> auts;          ///< AKA resynchronisation token (RFC 3310 §3.4).
-    std::vector<auth_param> extensions;    ///< Other parameters, in order.
+    std::optional<aka_auts> auts;              ///< AKA resynchronisation token (RFC 3310 §3.4).
+    std::vector<auth_param> extensions;        ///< Other parameters, in order.
 
     /**
      * Parses a credentials header value.
@@ -197,16 +198,16 @@ struct digest_credentials {
 
 /** The inputs of a request digest (RFC 7616 §3.4.1, RFC 2617 §3.2.2.1). */
 struct digest_response_input {
-    std::string_view username;  ///< unq(username).
-    std::string_view realm;     ///< unq(realm).
-    core::byte_view password;   ///< The password bytes (for AKAv1-MD5 the raw RES).
-    std::string_view nonce;     ///< unq(nonce).
-    std::string_view cnonce;    ///< unq(cnonce) (with qop).
-    std::string_view qop;       ///< "" (RFC 2069 compatibility), "auth" or "auth-int".
+    std::string_view username;      ///< unq(username).
+    std::string_view realm;         ///< unq(realm).
+    core::byte_view password;       ///< The password bytes (for AKAv1-MD5 the raw RES).
+    std::string_view nonce;         ///< unq(nonce).
+    std::string_view cnonce;        ///< unq(cnonce) (with qop).
+    std::string_view qop;           ///< "" (RFC 2069 compatibility), "auth" or "auth-int".
     std::uint32_t nonce_count = 1;  ///< nc (with qop), written as 8 lower-case hex digits.
-    std::string_view method;    ///< The request method, e.g. "REGISTER".
-    std::string_view uri;       ///< The digest-uri.
-    core::byte_view body;       ///< The entity body (for qop=auth-int; may be empty).
+    std::string_view method;        ///< The request method, e.g. "REGISTER".
+    std::string_view uri;           ///< The digest-uri.
+    core::byte_view body;           ///< The entity body (for qop=auth-int; may be empty).
 };
 
 /**
@@ -246,9 +247,9 @@ IMSP2P_PANA_EXPORT core::secret_bytes aka_digest_password(digest_algorithm algor
 
 /** The contents of a Digest AKA nonce: base64(RAND || AUTN || server data), RFC 3310 §3.2. */
 struct aka_nonce {
-    aka_rand rand{};                 ///< The AKA challenge.
-    aka_autn autn{};                 ///< The network authentication token.
-    core::byte_vector server_data;   ///< Optional server-specific data (may be empty).
+    aka_rand rand{};                ///< The AKA challenge.
+    aka_autn autn{};                ///< The network authentication token.
+    core::byte_vector server_data;  ///< Optional server-specific data (may be empty).
 
     /** @return the nonce text: standard base64 with padding */
     std::string encode() const;

@@ -33,12 +33,12 @@ namespace imsp2p::pana {
  * A value type; XRES, CK and IK are wiped when it is destroyed (copies wipe their own).
  */
 struct authentication_vector {
-    aka_rand rand{};   ///< The random challenge.
-    aka_res xres{};    ///< The expected response (f2). Secret.
-    aka_ck ck{};       ///< The cipher key (f3). Secret.
-    aka_ik ik{};       ///< The integrity key (f4). Secret.
-    aka_autn autn{};   ///< (SQN xor AK) || AMF || MAC-A.
-    sqn sequence;      ///< The SQN concealed in AUTN (for the HE's records; never sent in clear).
+    aka_rand rand{};  ///< The random challenge.
+    aka_res xres{};   ///< The expected response (f2). Secret.
+    aka_ck ck{};      ///< The cipher key (f3). Secret.
+    aka_ik ik{};      ///< The integrity key (f4). Secret.
+    aka_autn autn{};  ///< (SQN xor AK) || AMF || MAC-A.
+    sqn sequence;     ///< The SQN concealed in AUTN (for the HE's records; never sent in clear).
 
     /** Wipes XRES, CK and IK. */
     ~authentication_vector() {
@@ -119,11 +119,11 @@ class IMSP2P_PANA_EXPORT vector_generator {
  * A value type; K and OPc are wiped when it is destroyed.
  */
 struct subscriber_record {
-    core::impi impi;                 ///< The private user identity (the store's key).
-    aka_key k{};                     ///< The subscriber key K. Secret.
-    aka_opc opc{};                   ///< OPc. Secret.
-    aka_amf amf{0x80, 0x00};         ///< AMF for new vectors (default 8000: separation bit set).
-    sqn last_sqn;                    ///< SQN_HE: the last sequence number issued (0 if none).
+    core::impi impi;          ///< The private user identity (the store's key).
+    aka_key k{};              ///< The subscriber key K. Secret.
+    aka_opc opc{};            ///< OPc. Secret.
+    aka_amf amf{0x80, 0x00};  ///< AMF for new vectors (default 8000: separation bit set).
+    sqn last_sqn;             ///< SQN_HE: the last sequence number issued (0 if none).
 
     /** Wipes K and OPc. */
     ~subscriber_record() {
@@ -208,6 +208,13 @@ class IMSP2P_PANA_EXPORT subscriber_store {
      * @param ec errc::unknown_subscriber, database errors; cleared on success
      */
     void set_sqn(const core::impi& impi, sqn last, std::error_code& ec);
+    /**
+     * Throwing form of set_sqn().
+     * @param impi the private identity
+     * @param last the new last issued sequence number
+     * @throws std::system_error with the codes of the std::error_code overload
+     */
+    void set_sqn(const core::impi& impi, sqn last);
 
     /**
      * Deletes a subscriber.
@@ -236,6 +243,12 @@ class IMSP2P_PANA_EXPORT subscriber_store {
      * @return the identities
      */
     std::vector<core::impi> list(std::error_code& ec);
+    /**
+     * Throwing form of list().
+     * @return the identities in ascending order
+     * @throws std::system_error with a database error
+     */
+    std::vector<core::impi> list();
 
     /** @return the underlying connection (for transactions spanning several calls) */
     core::database& database() noexcept;
@@ -257,6 +270,7 @@ class IMSP2P_PANA_EXPORT subscriber_store {
 class IMSP2P_PANA_EXPORT hss {
   public:
     /**
+     * Creates an HSS over a subscriber store.
      * @param store the subscriber store (borrowed; must outlive this object)
      * @param policy the SQN scheme (the USIMs must use the same ind_bits)
      */

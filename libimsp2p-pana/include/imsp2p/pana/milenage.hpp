@@ -179,13 +179,13 @@ struct milenage_keys {
 
 /** Every Milenage output for one (RAND, SQN, AMF), as listed in the TS 35.207 test data. */
 struct milenage_outputs {
-    aka_mac mac_a{};    ///< f1: MAC-A.
-    aka_mac mac_s{};    ///< f1*: MAC-S.
-    aka_res res{};      ///< f2: RES.
-    aka_ck ck{};        ///< f3: CK.
-    aka_ik ik{};        ///< f4: IK.
-    aka_ak ak{};        ///< f5: AK.
-    aka_ak ak_star{};   ///< f5*: AK for resynchronisation.
+    aka_mac mac_a{};   ///< f1: MAC-A.
+    aka_mac mac_s{};   ///< f1*: MAC-S.
+    aka_res res{};     ///< f2: RES.
+    aka_ck ck{};       ///< f3: CK.
+    aka_ik ik{};       ///< f4: IK.
+    aka_ak ak{};       ///< f5: AK.
+    aka_ak ak_star{};  ///< f5*: AK for resynchronisation.
 };
 
 /**

@@ -29,10 +29,10 @@ namespace imsp2p::pana {
  * when it is destroyed.
  */
 struct usim_profile {
-    core::impi impi;     ///< The private user identity (may be empty).
-    aka_key k{};         ///< The subscriber key K. Secret.
-    aka_opc opc{};       ///< OPc. Secret.
-    sqn_window window;   ///< SEQ_MS array and limits.
+    core::impi impi;    ///< The private user identity (may be empty).
+    aka_key k{};        ///< The subscriber key K. Secret.
+    aka_opc opc{};      ///< OPc. Secret.
+    sqn_window window;  ///< SEQ_MS array and limits.
 
     /** Wipes K and OPc. */
     ~usim_profile() {

@@ -1,5 +1,7 @@
 #include <imsp2p/core/content.hpp>
 
+#include "unicode.hpp"
+
 #include <imsp2p/core/error.hpp>
 
 #include <algorithm>
@@ -8,10 +10,6 @@
 namespace imsp2p::core {
 
 // Defined in doi.cpp (internal to the library).
-namespace detail {
-bool decode_utf8(std::string_view text, std::size_t& position, char32_t& code_point) noexcept;
-bool is_unicode_control(char32_t c) noexcept;
-}  // namespace detail
 
 namespace {
 

@@ -1,5 +1,7 @@
 #include <imsp2p/core/doi.hpp>
 
+#include "unicode.hpp"
+
 #include <imsp2p/core/error.hpp>
 
 #include <openssl/rand.h>
@@ -13,8 +15,7 @@
 
 namespace imsp2p::core {
 
-// Unicode helpers shared with identity.cpp and content.cpp (declared there; candidates for a
-// private header). Internal to the library: not exported.
+// Unicode helpers declared in unicode.hpp (shared with identity.cpp and content.cpp).
 namespace detail {
 
 bool decode_utf8(std::string_view text, std::size_t& position, char32_t& code_point) noexcept {

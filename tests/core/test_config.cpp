@@ -3,6 +3,7 @@
 #include <imsp2p/core/error.hpp>
 
 #include <gtest/gtest.h>
+#include <imsp2p_test/temporary_directory.hpp>
 
 #include <stdlib.h>
 
@@ -106,16 +107,8 @@ TEST(Config, RejectsDuplicateKeysNonObjectsAndDeepNesting) {
 
 class ConfigFileTest : public ::testing::Test {
   protected:
-    void SetUp() override {
-        std::string pattern =
-            (std::filesystem::temp_directory_path() / "imsp2p-config-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-        dir_ = pattern;
-    }
-    void TearDown() override {
-        std::error_code ignored;
-        std::filesystem::remove_all(dir_, ignored);
-    }
+    void SetUp() override { dir_ = temporary_.path(); }
+    imsp2p_test::temporary_directory temporary_{"imsp2p-config"};
     std::filesystem::path write(const char* name, const std::string& text) {
         const auto path = dir_ / name;
         std::ofstream(path, std::ios::binary) << text;

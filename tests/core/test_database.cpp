@@ -3,6 +3,7 @@
 #include <imsp2p/core/error.hpp>
 
 #include <gtest/gtest.h>
+#include <imsp2p_test/temporary_directory.hpp>
 
 #include <stdlib.h>
 
@@ -34,16 +35,8 @@ std::error_code code(errc e) {
 /** A fresh directory under the system temp dir, removed with its content at the end. */
 class DatabaseTest : public ::testing::Test {
   protected:
-    void SetUp() override {
-        std::string pattern =
-            (std::filesystem::temp_directory_path() / "imsp2p-db-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-        dir_ = pattern;
-    }
-    void TearDown() override {
-        std::error_code ignored;
-        std::filesystem::remove_all(dir_, ignored);
-    }
+    void SetUp() override { dir_ = temporary_.path(); }
+    imsp2p_test::temporary_directory temporary_{"imsp2p-db"};
     std::filesystem::path file(const char* name) const { return dir_ / name; }
 
     static std::string query_text(database& db, const char* sql) {

@@ -3,6 +3,7 @@
 #include <imsp2p/core/error.hpp>
 
 #include <gtest/gtest.h>
+#include <imsp2p_test/temporary_directory.hpp>
 
 #include <stdlib.h>
 
@@ -263,16 +264,8 @@ TEST(Log, RedactSecretsInDocuments) {
 
 class LogFileTest : public ::testing::Test {
   protected:
-    void SetUp() override {
-        std::string pattern =
-            (std::filesystem::temp_directory_path() / "imsp2p-log-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-        dir_ = pattern;
-    }
-    void TearDown() override {
-        std::error_code ignored;
-        std::filesystem::remove_all(dir_, ignored);
-    }
+    void SetUp() override { dir_ = temporary_.path(); }
+    imsp2p_test::temporary_directory temporary_{"imsp2p-log"};
     std::filesystem::path dir_;
 };
 

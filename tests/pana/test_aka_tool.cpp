@@ -7,6 +7,7 @@
 #include <imsp2p/core/key_file.hpp>
 
 #include <gtest/gtest.h>
+#include <imsp2p_test/temporary_directory.hpp>
 #include <nlohmann/json.hpp>
 
 #include <stdlib.h>
@@ -30,15 +31,10 @@ constexpr const char* opc1 = "cd63cb71954a9f4e48a5994e37a02baf";
 class AkaTool : public ::testing::Test {
   protected:
     void SetUp() override {
-        std::string pattern = (fs::temp_directory_path() / "imsp2p-akatool-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-        dir_ = pattern;
+        dir_ = temporary_.path();
         db_ = (dir_ / "hss.db").string();
     }
-    void TearDown() override {
-        std::error_code ignored;
-        fs::remove_all(dir_, ignored);
-    }
+    imsp2p_test::temporary_directory temporary_{"imsp2p-akatool"};
 
     // Runs the tool; the output and error texts land in out_ and err_.
     int run(const std::vector<std::string>& arguments) {

@@ -6,6 +6,7 @@
 #include <imsp2p/core/error.hpp>
 
 #include <gtest/gtest.h>
+#include <imsp2p_test/temporary_directory.hpp>
 
 #include <stdlib.h>
 
@@ -39,16 +40,8 @@ pana::subscriber_record set1_subscriber(const std::string& identity) {
 
 class HssTest : public ::testing::Test {
   protected:
-    void SetUp() override {
-        std::string pattern =
-            (std::filesystem::temp_directory_path() / "imsp2p-hss-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-        dir_ = pattern;
-    }
-    void TearDown() override {
-        std::error_code ignored;
-        std::filesystem::remove_all(dir_, ignored);
-    }
+    void SetUp() override { dir_ = temporary_.path(); }
+    imsp2p_test::temporary_directory temporary_{"imsp2p-hss"};
     std::filesystem::path dir_;
 };
 

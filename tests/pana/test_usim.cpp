@@ -7,6 +7,7 @@
 #include <imsp2p/core/error.hpp>
 
 #include <gtest/gtest.h>
+#include <imsp2p_test/temporary_directory.hpp>
 
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -41,15 +42,8 @@ pana::usim_profile test_profile() {
 
 class UsimTest : public ::testing::Test {
   protected:
-    void SetUp() override {
-        std::string pattern = (fs::temp_directory_path() / "imsp2p-usim-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-        dir_ = pattern;
-    }
-    void TearDown() override {
-        std::error_code ignored;
-        fs::remove_all(dir_, ignored);
-    }
+    void SetUp() override { dir_ = temporary_.path(); }
+    imsp2p_test::temporary_directory temporary_{"imsp2p-usim"};
     static unsigned mode_of(const fs::path& path) {
         struct stat info {};
         EXPECT_EQ(::stat(path.c_str(), &info), 0);

@@ -20,7 +20,7 @@ class drm_category final : public std::error_category {
             case errc::container_bad_header:
                 return "container header is malformed";
             case errc::segment_tampered:
-                return "segment failed authentication (tampered, reordered or wrong key)";
+                return "segment failed authentication (altered or corrupted)";
             case errc::license_malformed:
                 return "license is malformed";
             case errc::license_bad_signature:
@@ -37,6 +37,22 @@ class drm_category final : public std::error_category {
                 return "play count is exhausted";
             case errc::grant_revoked:
                 return "grant has been revoked";
+            case errc::container_bad_segment_size:
+                return "container segment size is not a power of two between 2^14 and 2^22";
+            case errc::container_bad_padding:
+                return "container header reserved field or padding is not zero";
+            case errc::container_bad_metadata:
+                return "container metadata is out of bounds or not a JSON object";
+            case errc::container_trailing_data:
+                return "container has data after its last segment (appended bytes)";
+            case errc::segment_reordered:
+                return "segment is out of place (reordered or spliced)";
+            case errc::segment_out_of_range:
+                return "segment index is out of range";
+            case errc::wrong_key:
+                return "content key does not open this container (wrong key, or altered header)";
+            case errc::key_file_malformed:
+                return "content key file is malformed";
         }
         return "unknown imsp2p.drm error " + std::to_string(value);
     }

@@ -12,19 +12,27 @@ namespace imsp2p::drm {
 
 /** Error conditions raised by libimsp2p-drm; messages come from error_category(). */
 enum class errc {
-    container_bad_magic = 1,  ///< Not an imsp2p protected content container (bad magic).
-    container_unsupported,    ///< Container version or cipher suite is not supported.
-    container_truncated,      ///< Container is truncated.
-    container_bad_header,     ///< Container header is malformed.
-    segment_tampered,         ///< Segment failed authentication (tampered, reordered or wrong key).
-    license_malformed,        ///< License is malformed.
-    license_bad_signature,    ///< License signature does not verify.
-    license_wrong_device,     ///< License is bound to another device.
-    license_expired,          ///< License has expired.
-    license_not_yet_valid,    ///< License is not yet valid.
-    license_wrong_content,    ///< License is for other content.
-    rights_exhausted,         ///< Play count is exhausted.
-    grant_revoked,            ///< Grant has been revoked.
+    container_bad_magic = 1,     ///< Not an imsp2p protected content container (bad magic).
+    container_unsupported,       ///< Container version or cipher suite is not supported.
+    container_truncated,         ///< Container is truncated.
+    container_bad_header,        ///< Container header is malformed.
+    segment_tampered,            ///< A segment failed authentication: it was altered or corrupted.
+    license_malformed,           ///< License is malformed.
+    license_bad_signature,       ///< License signature does not verify.
+    license_wrong_device,        ///< License is bound to another device.
+    license_expired,             ///< License has expired.
+    license_not_yet_valid,       ///< License is not yet valid.
+    license_wrong_content,       ///< License is for other content.
+    rights_exhausted,            ///< Play count is exhausted.
+    grant_revoked,               ///< Grant has been revoked.
+    container_bad_segment_size,  ///< Segment size is not a power of two in 2^14..2^22.
+    container_bad_padding,       ///< Reserved header field or header padding is not zero.
+    container_bad_metadata,      ///< Metadata length is out of bounds or is not a JSON object.
+    container_trailing_data,     ///< Container has bytes after its last segment (appended).
+    segment_reordered,           ///< A segment was moved: it authenticates at another index.
+    segment_out_of_range,        ///< Segment index is not below the segment count.
+    wrong_key,                   ///< The content key does not open this container.
+    key_file_malformed,          ///< A content key file is not the expected JSON.
 };
 
 /** The error category of imsp2p::drm::errc; its name() is "imsp2p.drm". */

@@ -1,0 +1,140 @@
+// bench_drm: packaging throughput against the OpenSSL limit on this machine.
+//
+// Prints, measured in the same run: packaging MB/s of a 64 MiB input with one thread and with
+// two (pipelined), the limit min(AES-256-GCM, SHA-1 + SHA-256) measured with the same OpenSSL
+// wrappers, their ratio, and the peak RSS after packaging 64 MiB and a sparse 4 GiB input
+// (IMSP2P_BENCH_LARGE_GIB overrides the 4; 0 skips it). Last line:
+// `packaging_ratio_to_limit: X`. Not a timed test.
+
+#include <imsp2p/core/crypto.hpp>
+#include <imsp2p/drm/packager.hpp>
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace core = imsp2p::core;
+namespace drm = imsp2p::drm;
+namespace fs = std::filesystem;
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point start) {
+    return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+double mb(std::uint64_t bytes) {
+    return static_cast<double>(bytes) / 1e6;
+}
+
+long peak_rss_kib() {
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_maxrss;
+}
+
+double aes_gcm_mb_per_s(std::size_t total) {
+    core::byte_vector key(32, 7);
+    core::aes256gcm aead(key);
+    core::byte_vector buffer(64 * 1024 - 16, 1);
+    std::uint8_t tag[16];
+    std::uint8_t nonce[12] = {};
+    std::uint8_t aad[41] = {};
+    const auto start = clock_type::now();
+    for (std::size_t done = 0; done < total; done += buffer.size()) {
+        nonce[11] = static_cast<std::uint8_t>(done >> 16);
+        aead.seal(nonce, aad, buffer, buffer, tag);
+    }
+    return mb(total) / seconds_since(start);
+}
+
+double hash_mb_per_s(core::hash_algorithm algorithm, std::size_t total) {
+    core::hasher hasher(algorithm);
+    core::byte_vector buffer(16 * 1024, 3);
+    std::uint8_t digest[32];
+    const auto start = clock_type::now();
+    for (std::size_t done = 0; done < total; done += buffer.size()) {
+        hasher.update(buffer);
+        if (done % (1 << 20) == 0)
+            hasher.finish(digest);
+    }
+    hasher.finish(digest);
+    return mb(total) / seconds_since(start);
+}
+
+double package_mb_per_s(const fs::path& input, const fs::path& folder, unsigned threads) {
+    drm::package_options options;
+    options.threads = threads;
+    double best = 0;
+    for (int run = 0; run < 3; ++run) {
+        const auto start = clock_type::now();
+        const drm::package_result result =
+            drm::package_file(input, folder / "out.ipc", folder / "out.torrent", options);
+        best = std::max(best, mb(result.plaintext_size) / seconds_since(start));
+    }
+    return best;
+}
+
+}  // namespace
+
+int main() {
+    const fs::path folder =
+        fs::temp_directory_path() / ("imsp2p-bench-drm-" + std::to_string(::getpid()));
+    fs::create_directories(folder);
+    const fs::path input = folder / "input.bin";
+    {
+        const core::byte_vector chunk = core::random_bytes(1 << 20);
+        std::FILE* file = std::fopen(input.c_str(), "wb");
+        for (int i = 0; i < 64; ++i)
+            std::fwrite(chunk.data(), 1, chunk.size(), file);
+        std::fclose(file);
+    }
+    const std::size_t sample = 256u << 20;
+    const double aes = aes_gcm_mb_per_s(sample);
+    const double sha1 = hash_mb_per_s(core::hash_algorithm::sha1, sample);
+    const double sha256 = hash_mb_per_s(core::hash_algorithm::sha256, sample);
+    const double hashes = 1.0 / (1.0 / sha1 + 1.0 / sha256);
+    const double limit = std::min(aes, hashes);
+    std::printf("openssl_aes_256_gcm_mb_per_s: %.0f\n", aes);
+    std::printf("openssl_sha1_mb_per_s: %.0f\n", sha1);
+    std::printf("openssl_sha256_mb_per_s: %.0f\n", sha256);
+    std::printf("openssl_sha1_plus_sha256_mb_per_s: %.0f\n", hashes);
+    std::printf("limit_mb_per_s: %.0f\n", limit);
+
+    const double one = package_mb_per_s(input, folder, 1);
+    const double two = package_mb_per_s(input, folder, 2);
+    std::printf("packaging_64mib_one_thread_mb_per_s: %.0f\n", one);
+    std::printf("packaging_64mib_two_threads_mb_per_s: %.0f\n", two);
+    std::printf("peak_rss_after_64mib_kib: %ld\n", peak_rss_kib());
+
+    const char* large_env = std::getenv("IMSP2P_BENCH_LARGE_GIB");
+    const unsigned long large_gib = large_env != nullptr ? std::strtoul(large_env, nullptr, 10) : 4;
+    if (large_gib > 0) {
+        const fs::path sparse = folder / "sparse.bin";
+        const int fd = ::open(sparse.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0 && ::ftruncate(fd, static_cast<off_t>(large_gib << 30)) == 0) {
+            ::close(fd);
+            drm::package_options options;
+            const auto start = clock_type::now();
+            const drm::package_result result = drm::package_file(
+                sparse, folder / "sparse.ipc", folder / "sparse.torrent", options);
+            std::printf("packaging_%lugib_sparse_two_threads_mb_per_s: %.0f\n", large_gib,
+                        mb(result.plaintext_size) / seconds_since(start));
+            std::printf("peak_rss_after_%lugib_kib: %ld\n", large_gib, peak_rss_kib());
+        }
+    }
+    std::error_code ignored;
+    fs::remove_all(folder, ignored);
+    std::printf("packaging_ratio_to_limit: %.2f\n", two / limit);
+    return 0;
+}

@@ -23,6 +23,20 @@ class tracker_category final : public std::error_category {
                 return "UDP tracker packet is malformed";
             case errc::bad_connection_id:
                 return "UDP connection id is invalid or expired";
+            case errc::bad_bencode:
+                return "bencoded data is malformed";
+            case errc::ticket_rejected:
+                return "ticket rejected";
+            case errc::already_registered:
+                return "torrent is already registered";
+            case errc::bad_infohash:
+                return "infohash must be 20 or 32 bytes (40 or 64 hex digits)";
+            case errc::bad_admin_request:
+                return "admin request is malformed";
+            case errc::admin_unauthorized:
+                return "admin request lacks a valid service token";
+            case errc::storage_failure:
+                return "tracker database could not be read or written";
         }
         return "unknown imsp2p.tracker error " + std::to_string(value);
     }

@@ -18,6 +18,13 @@ enum class errc {
     bad_announce,         ///< Announce request is malformed.
     bad_udp_packet,       ///< UDP tracker packet is malformed.
     bad_connection_id,    ///< UDP connection id is invalid or expired.
+    bad_bencode,          ///< Bencoded data is malformed.
+    ticket_rejected,      ///< The announce ticket failed verification or does not allow it.
+    already_registered,   ///< A torrent with this infohash is already registered.
+    bad_infohash,         ///< An infohash is not 20/32 bytes (40/64 hex digits).
+    bad_admin_request,    ///< An admin API request is malformed.
+    admin_unauthorized,   ///< An admin API request lacks a valid service JWT.
+    storage_failure,      ///< The tracker database could not be read or written.
 };
 
 /** The error category of imsp2p::tracker::errc; its name() is "imsp2p.tracker". */

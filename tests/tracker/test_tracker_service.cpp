@@ -1,0 +1,282 @@
+#include <imsp2p/tracker/tracker_service.hpp>
+
+#include "tracker_test_support.hpp"
+
+#include <imsp2p/tracker/bencode.hpp>
+#include <imsp2p/tracker/error.hpp>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+namespace tracker = imsp2p::tracker;
+using imsp2p::core::ticket_role;
+using namespace tracker_test;
+
+namespace {
+
+tracker::peer_address ipv4(unsigned char last) {
+    return {std::string("\x0a\x00\x00", 3) + static_cast<char>(last)};
+}
+
+class TrackerService : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        service_ = tracker::tracker_service::open(settings());
+        service_->register_torrent({hash_of('a'), {}, "10.5555/a", tracker::torrent_state::active});
+    }
+
+    tracker::announce_request request(const std::string& ticket_text, char peer,
+                                      std::uint64_t left = 100,
+                                      const std::string& info_hash = hash_of('a')) {
+        tracker::announce_request out;
+        out.ticket = ticket_text;
+        out.info_hash = info_hash;
+        out.peer_id = std::string(20, peer);
+        out.port = 6881;
+        out.left = left;
+        return out;
+    }
+
+    tracker::announce_result announce(const tracker::announce_request& request,
+                                      unsigned char address = 1) {
+        return service_->announce(request, ipv4(address), test_now());
+    }
+
+    std::string leech_ = ticket({hex(hash_of('a'))}, ticket_role::leech);
+    std::string seed_ = ticket({hex(hash_of('a'))}, ticket_role::seed);
+    std::string operator_ = ticket({hex(hash_of('a'))}, ticket_role::operator_seed);
+    std::unique_ptr<tracker::tracker_service> service_;
+};
+
+}  // namespace
+
+TEST_F(TrackerService, AdmitsTicketedPeersAndHandsOutOnlyAdmittedPeers) {
+    auto first = announce(request(seed_, 's', 0), 1);
+    ASSERT_FALSE(first.error) << first.failure_reason;
+    EXPECT_TRUE(first.peers.empty());
+    EXPECT_EQ(first.complete, 1u);
+    EXPECT_EQ(first.interval, std::chrono::seconds(1800));
+    auto second = announce(request(leech_, 'l'), 2);
+    ASSERT_FALSE(second.error);
+    ASSERT_EQ(second.peers.size(), 1u);
+    EXPECT_EQ(second.peers[0].peer_id, std::string(20, 's'));
+    EXPECT_EQ(second.peers[0].ip, ipv4(1).ip);
+    EXPECT_EQ(second.complete, 1u);
+    EXPECT_EQ(second.incomplete, 1u);
+    // A refused peer is never recorded.
+    announce(request("", 'x'), 3);
+    EXPECT_EQ(service_->stats(hash_of('a'), test_now())->leechers, 1u);
+}
+
+TEST_F(TrackerService, RefusesEveryInadmissibleAnnounceWithAPreciseReason) {
+    const auto expect_refusal = [&](const tracker::announce_request& r, tracker::errc code,
+                                    const std::string& reason_part) {
+        const auto result = announce(r);
+        EXPECT_EQ(result.error, code) << result.failure_reason;
+        EXPECT_NE(result.failure_reason.find(reason_part), std::string::npos)
+            << result.failure_reason;
+        EXPECT_TRUE(result.peers.empty());
+    };
+    expect_refusal(request("", 'p'), tracker::errc::missing_ticket, "missing ticket");
+    expect_refusal(request("not-a-jwt", 'p'), tracker::errc::ticket_rejected, "ticket rejected");
+    expect_refusal(
+        request(ticket({hex(hash_of('a'))}, ticket_role::leech, test_now() - std::chrono::hours(3)),
+                'p'),
+        tracker::errc::ticket_rejected, "ticket rejected");
+    const imsp2p::core::ticket_issuer stranger(imsp2p::core::ed25519_private_key::generate(),
+                                               "other", "sip:evil.example");
+    expect_refusal(request(ticket({hex(hash_of('a'))}, ticket_role::leech, test_now(), "tracker",
+                                  3600s, stranger),
+                           'p'),
+                   tracker::errc::ticket_rejected, "ticket rejected");
+    expect_refusal(request(ticket({hex(hash_of('a'))}, ticket_role::leech, test_now(), "drm"), 'p'),
+                   tracker::errc::ticket_rejected, "ticket rejected");
+    expect_refusal(request(ticket({hex(hash_of('b'))}, ticket_role::leech), 'p'),
+                   tracker::errc::ticket_rejected, "does not cover this torrent");
+    expect_refusal(request(ticket({hex(hash_of('a'))}, ticket_role::service), 'p'),
+                   tracker::errc::ticket_rejected, "role");
+    expect_refusal(request(ticket({hex(hash_of('a'))}, std::nullopt), 'p'),
+                   tracker::errc::ticket_rejected, "role");
+    expect_refusal(request(ticket({hex(hash_of('c'))}, ticket_role::leech), 'p', 1, hash_of('c')),
+                   tracker::errc::unknown_torrent, "not registered");
+    service_->set_state(hash_of('a'), tracker::torrent_state::disabled);
+    expect_refusal(request(leech_, 'p'), tracker::errc::torrent_disabled, "disabled");
+    EXPECT_GE(service_->totals(test_now()).refusals, 10u);
+}
+
+TEST_F(TrackerService, MatchesV2HashesTruncatedAsBep52Says) {
+    const std::string v2(32, 'V');
+    service_->register_torrent({{}, v2, "10.5555/v2", tracker::torrent_state::active});
+    const std::string full_ticket = ticket({hex(v2)}, ticket_role::leech);
+    const auto result = announce(request(full_ticket, 'p', 1, v2.substr(0, 20)));
+    EXPECT_FALSE(result.error) << result.failure_reason;
+    std::error_code ec;
+    service_->register_torrent({{}, v2, "", tracker::torrent_state::active}, ec);
+    EXPECT_EQ(ec, tracker::errc::already_registered);
+    service_->register_torrent({v2.substr(0, 20), {}, "", tracker::torrent_state::active}, ec);
+    EXPECT_EQ(ec, tracker::errc::already_registered);
+    service_->register_torrent({"short", {}, "", tracker::torrent_state::active}, ec);
+    EXPECT_EQ(ec, tracker::errc::bad_infohash);
+    service_->register_torrent({}, ec);
+    EXPECT_EQ(ec, tracker::errc::bad_infohash);
+    service_->set_state(hash_of('z'), tracker::torrent_state::muted, ec);
+    EXPECT_EQ(ec, tracker::errc::unknown_torrent);
+}
+
+TEST_F(TrackerService, MutedSwarmsGivePeersOnlyToOperatorSeeders) {
+    service_->set_state(hash_of('a'), tracker::torrent_state::muted);
+    ASSERT_FALSE(announce(request(seed_, 's', 0), 1).error);
+    const auto leecher = announce(request(leech_, 'l'), 2);
+    EXPECT_FALSE(leecher.error);
+    EXPECT_TRUE(leecher.peers.empty());
+    const auto box = announce(request(operator_, 'o'), 3);
+    EXPECT_FALSE(box.error);
+    EXPECT_EQ(box.peers.size(), 2u);
+    service_->set_state(hash_of('a'), tracker::torrent_state::active);
+    EXPECT_EQ(announce(request(leech_, 'l'), 2).peers.size(), 2u);
+}
+
+TEST_F(TrackerService, OffersOperatorSeedersFirstAndCapsNumwant) {
+    for (char c = 'a'; c < 'k'; ++c) {
+        ASSERT_FALSE(announce(request(leech_, c), 10).error);
+    }
+    ASSERT_FALSE(announce(request(operator_, 'O', 0), 20).error);
+    auto wanting = request(leech_, 'z');
+    wanting.numwant = 3;
+    const auto result = announce(wanting);
+    ASSERT_EQ(result.peers.size(), 3u);
+    EXPECT_EQ(result.peers[0].peer_id, std::string(20, 'O'));
+    wanting.numwant = 100000;
+    EXPECT_EQ(announce(wanting).peers.size(), 11u);
+}
+
+TEST_F(TrackerService, CountsCompletionsOncePerPeerAndForgetsStoppedPeers) {
+    auto done = request(leech_, 'l', 0);
+    done.event = tracker::announce_event::completed;
+    announce(done);
+    announce(done);
+    auto stats = service_->stats(hash_of('a'), test_now());
+    EXPECT_EQ(stats->completed, 1u);
+    EXPECT_EQ(stats->seeders, 1u);
+    done.event = tracker::announce_event::stopped;
+    const auto result = announce(done);
+    EXPECT_TRUE(result.peers.empty());
+    stats = service_->stats(hash_of('a'), test_now());
+    EXPECT_EQ(stats->seeders, 0u);
+    EXPECT_EQ(stats->completed, 1u);
+}
+
+TEST_F(TrackerService, KeepsAnotherSubscribersPeerIdFromBeingTakenOverOrStopped) {
+    ASSERT_FALSE(announce(request(leech_, 'l'), 1).error);
+    imsp2p::core::ticket_claims claims;
+    claims.subject = "sip:mallory@ims.example";
+    claims.audience = "tracker";
+    claims.issued_at = std::chrono::time_point_cast<std::chrono::seconds>(test_now());
+    claims.expires_at = claims.issued_at + 3600s;
+    claims.infohashes = {hex(hash_of('a'))};
+    claims.role = ticket_role::leech;
+    auto hijack = request(as_issuer().issue(claims), 'l');
+    hijack.event = tracker::announce_event::stopped;
+    const auto result = announce(hijack, 66);
+    EXPECT_EQ(result.error, tracker::errc::bad_announce);
+    EXPECT_EQ(result.failure_reason, "peer_id is in use by another subscriber");
+    const auto stats = service_->stats(hash_of('a'), test_now());
+    EXPECT_EQ(stats->leechers, 1u);
+    // Once the first peer has expired, the peer id is free again.
+    hijack.event = tracker::announce_event::started;
+    EXPECT_FALSE(service_->announce(hijack, ipv4(66), test_now() + std::chrono::hours(1)).error);
+}
+
+TEST_F(TrackerService, DropsExpiredPeers) {
+    announce(request(leech_, 'l'));
+    EXPECT_EQ(service_->expire_peers(test_now() + std::chrono::minutes(10)), 0u);
+    EXPECT_EQ(service_->stats(hash_of('a'), test_now() + std::chrono::hours(1))->leechers, 0u);
+    EXPECT_EQ(service_->expire_peers(test_now() + std::chrono::hours(1)), 1u);
+}
+
+TEST_F(TrackerService, DisablingDropsThePeers) {
+    announce(request(leech_, 'l'));
+    service_->set_state(hash_of('a'), tracker::torrent_state::disabled);
+    service_->set_state(hash_of('a'), tracker::torrent_state::active);
+    EXPECT_EQ(service_->stats(hash_of('a'), test_now())->leechers, 0u);
+}
+
+TEST_F(TrackerService, ScrapesOnlyCoveredTorrentsWithATicket) {
+    announce(request(seed_, 's', 0));
+    std::string reason;
+    EXPECT_TRUE(service_->scrape({"", {hash_of('a')}}, test_now(), reason).empty());
+    EXPECT_NE(reason.find("missing ticket"), std::string::npos);
+    auto files = service_->scrape({leech_, {hash_of('a'), hash_of('b')}}, test_now(), reason);
+    EXPECT_TRUE(reason.empty());
+    ASSERT_EQ(files.size(), 1u);
+    EXPECT_EQ(files[0].second.seeders, 1u);
+    files = service_->scrape({leech_, {}}, test_now(), reason);
+    EXPECT_EQ(files.size(), 1u);
+}
+
+TEST_F(TrackerService, EncodesCompactIpv6AndDictionaryPeers) {
+    tracker::announce_result result;
+    result.interval = std::chrono::seconds(60);
+    result.peers.push_back({std::string("\x7f\0\0\x01", 4), 0x1AE1, std::string(20, 'a')});
+    result.peers.push_back({std::string(15, '\0') + "\x01", 80, std::string(20, 'b')});
+    const auto compact = tracker::bdecode(tracker::encode_announce_response(result, true, true));
+    EXPECT_EQ(compact.find("peers")->string(), std::string("\x7f\0\0\x01\x1a\xe1", 6));
+    EXPECT_EQ(compact.find("peers6")->string().size(), 18u);
+    EXPECT_EQ(compact.find("interval")->integer(), 60);
+    const auto full = tracker::bdecode(tracker::encode_announce_response(result, false, true));
+    const auto& peers = full.find("peers")->list();
+    ASSERT_EQ(peers.size(), 2u);
+    EXPECT_EQ(peers[0].find("ip")->string(), "127.0.0.1");
+    EXPECT_EQ(peers[0].find("port")->integer(), 6881);
+    EXPECT_EQ(peers[1].find("ip")->string(), "0000:0000:0000:0000:0000:0000:0000:0001");
+    EXPECT_EQ(peers[1].find("peer id")->string(), std::string(20, 'b'));
+    result.error = tracker::errc::torrent_disabled;
+    result.failure_reason = "torrent has been disabled by the operator";
+    const auto failure = tracker::bdecode(tracker::encode_announce_response(result, true, true));
+    EXPECT_EQ(failure.find("failure reason")->string(), result.failure_reason);
+    EXPECT_EQ(failure.find("peers"), nullptr);
+}
+
+TEST(TrackerServicePersistence, KeepsTorrentsStatesAndCompletionsAcrossRestarts) {
+    const auto directory =
+        std::filesystem::temp_directory_path() /
+        ("imsp2p-tracker-test-" + imsp2p::core::to_hex(imsp2p::core::random_bytes(8)));
+    std::filesystem::create_directories(directory);
+    const auto database = directory / "tracker.sqlite";
+    const std::string leech = ticket({hex(hash_of('a'))}, ticket_role::leech);
+    {
+        auto service = tracker::tracker_service::open(settings(database));
+        service->register_torrent(
+            {hash_of('a'), std::string(32, 'B'), "10.5555/p", tracker::torrent_state::muted});
+        tracker::announce_request done;
+        done.ticket = leech;
+        done.info_hash = hash_of('a');
+        done.peer_id = std::string(20, 'p');
+        done.port = 1;
+        done.event = tracker::announce_event::completed;
+        ASSERT_FALSE(service->announce(done, {std::string(4, '\x01')}, test_now()).error);
+    }
+    {
+        auto service = tracker::tracker_service::open(settings(database));
+        const auto stats = service->stats(hash_of('a'), test_now());
+        ASSERT_TRUE(stats.has_value());
+        EXPECT_EQ(stats->torrent.state, tracker::torrent_state::muted);
+        EXPECT_EQ(stats->torrent.doi, "10.5555/p");
+        EXPECT_EQ(stats->torrent.info_hash_v2, std::string(32, 'B'));
+        EXPECT_EQ(stats->completed, 1u);
+        EXPECT_EQ(stats->leechers + stats->seeders, 0u);  // live peers are not persisted
+        EXPECT_TRUE(service->stats(std::string(32, 'B'), test_now()).has_value());
+        EXPECT_EQ(service->list(test_now()).size(), 1u);
+    }
+    std::filesystem::remove_all(directory);
+}
+
+TEST(TorrentState, RoundTripsItsNames) {
+    for (const auto state : {tracker::torrent_state::active, tracker::torrent_state::disabled,
+                             tracker::torrent_state::muted}) {
+        EXPECT_EQ(tracker::parse_torrent_state(tracker::to_string(state)), state);
+    }
+    EXPECT_FALSE(tracker::parse_torrent_state("Active").has_value());
+}

@@ -13,6 +13,7 @@ if(DOXYGEN_FOUND)
   else()
     set(IMSP2P_DOXYGEN_WARN_AS_ERROR "NO")
   endif()
+  file(MAKE_DIRECTORY "${PROJECT_BINARY_DIR}/docs")
   configure_file("${PROJECT_SOURCE_DIR}/docs/Doxyfile.in" "${PROJECT_BINARY_DIR}/Doxyfile" @ONLY)
   add_custom_target(docs COMMAND Doxygen::doxygen "${PROJECT_BINARY_DIR}/Doxyfile"
                     WORKING_DIRECTORY ${PROJECT_BINARY_DIR} COMMENT "Doxygen: public API reference"

@@ -44,7 +44,7 @@ enum class errc {
     // --- IMS identities ----------------------------------------------------------------
     impu_bad_scheme = 200,  ///< The IMPU is not a sip:, sips: or tel: URI.
     impu_malformed,         ///< The IMPU URI is syntactically invalid.
-    impi_malformed,         ///< The IMPI is not a valid NAI (user@realm).
+    impi_malformed,         ///< The IMPI is not a valid NAI (user\@realm).
 
     // --- encodings ---------------------------------------------------------------------
     bad_hex = 300,  ///< Input is not an even-length string of hexadecimal digits.

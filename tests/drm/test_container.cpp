@@ -5,6 +5,7 @@
 #include <imsp2p/drm/packager.hpp>
 
 #include <gtest/gtest.h>
+#include <imsp2p_test/temporary_directory.hpp>
 
 #include <unistd.h>
 
@@ -22,25 +23,7 @@ namespace {
 
 constexpr std::uint32_t small_segment = drm::min_segment_size;  // 2^14 keeps tests fast
 
-class temporary_folder {
-  public:
-    temporary_folder() {
-        path_ = fs::temp_directory_path() / ("imsp2p-drm-container-" + std::to_string(::getpid()) +
-                                             "-" + std::to_string(counter_++));
-        fs::create_directories(path_);
-    }
-    ~temporary_folder() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    temporary_folder(const temporary_folder&) = delete;
-    temporary_folder& operator=(const temporary_folder&) = delete;
-    const fs::path& path() const { return path_; }
-
-  private:
-    static inline int counter_ = 0;
-    fs::path path_;
-};
+using temporary_folder = imsp2p_test::temporary_directory;
 
 std::string random_text(std::size_t size, unsigned seed) {
     std::mt19937 generator(seed);

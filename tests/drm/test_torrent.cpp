@@ -4,6 +4,7 @@
 #include <imsp2p/drm/packager.hpp>
 
 #include <gtest/gtest.h>
+#include <imsp2p_test/temporary_directory.hpp>
 
 #include <unistd.h>
 
@@ -19,25 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class temporary_folder {
-  public:
-    temporary_folder() {
-        path_ = fs::temp_directory_path() / ("imsp2p-drm-torrent-" + std::to_string(::getpid()) +
-                                             "-" + std::to_string(counter_++));
-        fs::create_directories(path_);
-    }
-    ~temporary_folder() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    temporary_folder(const temporary_folder&) = delete;
-    temporary_folder& operator=(const temporary_folder&) = delete;
-    const fs::path& path() const { return path_; }
-
-  private:
-    static inline int counter_ = 0;
-    fs::path path_;
-};
+using temporary_folder = imsp2p_test::temporary_directory;
 
 core::byte_vector read_bytes(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);

@@ -6,6 +6,7 @@
 #include <imsp2p/core/error.hpp>
 
 #include <gtest/gtest.h>
+#include <imsp2p_test/hex.hpp>
 #include <imsp2p_test/temporary_directory.hpp>
 
 #include <stdlib.h>
@@ -20,13 +21,7 @@ namespace core = imsp2p::core;
 
 namespace {
 
-template <std::size_t N>
-std::array<std::uint8_t, N> array_from_hex(const std::string& hex) {
-    const core::byte_vector bytes = core::from_hex(hex);
-    std::array<std::uint8_t, N> out{};
-    std::copy_n(bytes.begin(), std::min(N, bytes.size()), out.begin());
-    return out;
-}
+using imsp2p_test::array_from_hex;
 
 // TS 35.207 test set 1.
 pana::subscriber_record set1_subscriber(const std::string& identity) {

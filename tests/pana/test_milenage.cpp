@@ -3,6 +3,7 @@
 #include <imsp2p/core/encoding.hpp>
 
 #include <gtest/gtest.h>
+#include <imsp2p_test/hex.hpp>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -64,14 +65,7 @@ const std::vector<test_set>& embedded_sets() {
     return sets;
 }
 
-template <std::size_t N>
-std::array<std::uint8_t, N> array_from_hex(const std::string& hex) {
-    const core::byte_vector bytes = core::from_hex(hex);
-    EXPECT_EQ(bytes.size(), N) << hex;
-    std::array<std::uint8_t, N> out{};
-    std::copy_n(bytes.begin(), std::min(N, bytes.size()), out.begin());
-    return out;
-}
+using imsp2p_test::array_from_hex;
 
 template <std::size_t N>
 std::string hex(const std::array<std::uint8_t, N>& bytes) {

@@ -7,6 +7,7 @@
 #include <imsp2p/core/error.hpp>
 
 #include <gtest/gtest.h>
+#include <imsp2p_test/hex.hpp>
 #include <imsp2p_test/temporary_directory.hpp>
 
 #include <stdlib.h>
@@ -24,13 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-template <std::size_t N>
-std::array<std::uint8_t, N> array_from_hex(const std::string& hex) {
-    const core::byte_vector bytes = core::from_hex(hex);
-    std::array<std::uint8_t, N> out{};
-    std::copy_n(bytes.begin(), std::min(N, bytes.size()), out.begin());
-    return out;
-}
+using imsp2p_test::array_from_hex;
 
 pana::usim_profile test_profile() {
     pana::usim_profile profile;

@@ -2,6 +2,7 @@
 
 #include "unicode.hpp"
 
+#include <imsp2p/core/encoding.hpp>
 #include <imsp2p/core/error.hpp>
 
 #include <openssl/rand.h>
@@ -119,19 +120,6 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) noexcept {
     return a.size() == b.size() && starts_with_ignoring_case(a, b);
 }
 
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 bool is_digit(char c) noexcept {
     return c >= '0' && c <= '9';
 }
@@ -148,8 +136,8 @@ std::error_code percent_decode(std::string_view text, std::string& out) {
         if (text.size() - i < 3) {
             return errc::doi_bad_percent_encoding;
         }
-        const int high = hex_value(text[i + 1]);
-        const int low = hex_value(text[i + 2]);
+        const int high = hex_digit_value(text[i + 1]);
+        const int low = hex_digit_value(text[i + 2]);
         if (high < 0 || low < 0) {
             return errc::doi_bad_percent_encoding;
         }

@@ -32,19 +32,6 @@ constexpr std::array<std::uint8_t, 256> make_decode_table(const char (&alphabet)
 constexpr auto base64_table = make_decode_table(base64_alphabet);
 constexpr auto base64url_table = make_decode_table(base64url_alphabet);
 
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /** Encodes with the given alphabet; pads with '=' to a multiple of 4 when @p pad. */
 std::string encode(byte_view bytes, const char (&alphabet)[65], bool pad) {
     std::string out;
@@ -135,8 +122,8 @@ byte_vector from_hex(std::string_view text, std::error_code& ec) {
     }
     byte_vector out(text.size() / 2);
     for (std::size_t i = 0; i < out.size(); ++i) {
-        const int high = hex_value(text[2 * i]);
-        const int low = hex_value(text[2 * i + 1]);
+        const int high = hex_digit_value(text[2 * i]);
+        const int low = hex_digit_value(text[2 * i + 1]);
         if (high < 0 || low < 0) {
             ec = errc::bad_hex;
             return {};

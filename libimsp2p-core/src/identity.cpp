@@ -2,6 +2,7 @@
 
 #include "unicode.hpp"
 
+#include <imsp2p/core/encoding.hpp>
 #include <imsp2p/core/error.hpp>
 
 #include <arpa/inet.h>
@@ -74,22 +75,9 @@ bool is_visual_separator(char c) noexcept {
     return contains("-.()", c);
 }
 
-int hex_value(char c) noexcept {
-    if (is_digit(c)) {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 bool is_escape_at(std::string_view text, std::size_t i) noexcept {
-    return text[i] == '%' && text.size() - i >= 3 && hex_value(text[i + 1]) >= 0 &&
-           hex_value(text[i + 2]) >= 0;
+    return text[i] == '%' && text.size() - i >= 3 && hex_digit_value(text[i + 1]) >= 0 &&
+           hex_digit_value(text[i + 2]) >= 0;
 }
 
 // True if text is 1*( allowed / escaped ) (or empty when allow_empty).
@@ -122,7 +110,7 @@ std::string normalise_escapes(std::string_view text, bool fold_case) {
             continue;
         }
         const auto decoded =
-            static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
+            static_cast<char>(hex_digit_value(text[i + 1]) * 16 + hex_digit_value(text[i + 2]));
         if (is_unreserved(decoded)) {
             out.push_back(fold_case ? ascii_lower(decoded) : decoded);
         } else {
@@ -303,7 +291,7 @@ bool strip_visual_separators(std::string_view text, bool hex, std::string& digit
         if (is_visual_separator(c)) {
             continue;
         }
-        if (is_digit(c) || (hex && (hex_value(c) >= 0 || c == '*' || c == '#'))) {
+        if (is_digit(c) || (hex && (hex_digit_value(c) >= 0 || c == '*' || c == '#'))) {
             digits.push_back(ascii_lower(c));
         } else {
             return false;

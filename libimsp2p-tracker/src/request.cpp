@@ -1,3 +1,4 @@
+#include <imsp2p/core/encoding.hpp>
 #include <imsp2p/tracker/error.hpp>
 #include <imsp2p/tracker/request.hpp>
 
@@ -6,19 +7,6 @@
 
 namespace imsp2p::tracker {
 namespace {
-
-int hex_digit(char c) noexcept {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
 
 bool fail(std::error_code& ec, std::string* reason, std::string text) {
     ec = errc::bad_announce;
@@ -85,8 +73,8 @@ std::string percent_decode(std::string_view text, std::error_code& ec) {
             ec = errc::bad_announce;
             return {};
         }
-        const int high = hex_digit(text[i + 1]);
-        const int low = hex_digit(text[i + 2]);
+        const int high = core::hex_digit_value(text[i + 1]);
+        const int low = core::hex_digit_value(text[i + 2]);
         if (high < 0 || low < 0) {
             ec = errc::bad_announce;
             return {};

@@ -19,6 +19,24 @@
 namespace imsp2p::core {
 
 /**
+ * The value of one hexadecimal digit (either case), as percent-decoders and hex parsers need.
+ * @param c the character
+ * @return 0..15, or -1 when @p c is not a hexadecimal digit
+ */
+constexpr int hex_digit_value(char c) noexcept {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/**
  * Encodes bytes as lower-case hexadecimal, two digits per byte.
  * @param bytes the bytes to encode
  * @return the hexadecimal text (twice as long as the input)

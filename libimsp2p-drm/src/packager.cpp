@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <deque>
@@ -28,22 +29,58 @@ namespace imsp2p::drm {
 namespace {
 
 constexpr std::size_t block_size = 16 * 1024;  // BEP 52 merkle leaf size
-constexpr std::size_t batch_count = 4;
+constexpr std::size_t batch_count = 6;
 constexpr std::size_t min_batch_size = 1024 * 1024;
 
-/** v1 SHA-1 pieces and v2 SHA-256 piece roots of one single-file torrent, fed in order. */
-class piece_hasher {
+/** v1 SHA-1 piece hashes of one single-file torrent, fed in order. */
+class v1_piece_hasher {
   public:
-    piece_hasher(std::uint32_t piece_size, std::uint64_t total_size)
-        : sha1_(core::hash_algorithm::sha1),
-          sha256_(core::hash_algorithm::sha256),
+    explicit v1_piece_hasher(std::uint32_t piece_size)
+        : sha1_(core::hash_algorithm::sha1), piece_size_(piece_size) {}
+
+    void update(core::byte_view data) {
+        while (!data.empty()) {
+            const std::size_t take =
+                static_cast<std::size_t>(std::min<std::uint64_t>(data.size(), piece_size_ - fill_));
+            sha1_.update(data.first(take));
+            fill_ += take;
+            data = data.subspan(take);
+            if (fill_ == piece_size_)
+                finish_piece();
+        }
+    }
+
+    void finish() {
+        if (fill_ > 0)
+            finish_piece();
+    }
+
+    std::vector<core::sha1_digest> piece_hashes;
+
+  private:
+    void finish_piece() {
+        core::sha1_digest digest{};
+        sha1_.finish(digest);
+        piece_hashes.push_back(digest);
+        fill_ = 0;
+    }
+
+    core::hasher sha1_;
+    std::uint32_t piece_size_;
+    std::uint64_t fill_ = 0;
+};
+
+/** v2 (BEP 52) SHA-256 piece roots of one single-file torrent, fed in order. */
+class v2_piece_hasher {
+  public:
+    v2_piece_hasher(std::uint32_t piece_size, std::uint64_t total_size)
+        : sha256_(core::hash_algorithm::sha256),
           piece_size_(piece_size),
           single_piece_(total_size <= piece_size) {}
 
     void update(core::byte_view data) {
         while (!data.empty()) {
             const std::size_t take = std::min(data.size(), block_size - block_fill_);
-            sha1_.update(data.first(take));
             sha256_.update(data.first(take));
             block_fill_ += take;
             piece_fill_ += take;
@@ -62,7 +99,6 @@ class piece_hasher {
             finish_piece();
     }
 
-    std::vector<core::sha1_digest> piece_hashes;
     std::vector<core::sha256_digest> piece_roots;
 
   private:
@@ -74,9 +110,6 @@ class piece_hasher {
     }
 
     void finish_piece() {
-        core::sha1_digest digest{};
-        sha1_.finish(digest);
-        piece_hashes.push_back(digest);
         // BEP 52: leaves past the end of the file are zero hashes. A piece of a multi-piece
         // file is a full subtree of piece_size/16 KiB leaves; a file of one piece is padded
         // to the next power of two only.
@@ -100,7 +133,6 @@ class piece_hasher {
         piece_fill_ = 0;
     }
 
-    core::hasher sha1_;
     core::hasher sha256_;
     std::uint32_t piece_size_;
     bool single_piece_;
@@ -109,9 +141,18 @@ class piece_hasher {
     std::vector<core::sha256_digest> leaves_;
 };
 
+/** Both hashes of a hybrid torrent. */
+struct piece_hasher {
+    piece_hasher(std::uint32_t piece_size, std::uint64_t total_size)
+        : v1(piece_size), v2(piece_size, total_size) {}
+    v1_piece_hasher v1;
+    v2_piece_hasher v2;
+};
+
 struct batch {
     core::byte_vector data;
     std::size_t size = 0;
+    std::atomic<int> pending{0};  // hash workers still reading it
 };
 
 /** A closable blocking queue of batch pointers. */
@@ -201,34 +242,54 @@ std::filesystem::path temporary_name(const std::filesystem::path& path) {
     return temporary;
 }
 
-/** Runs the encrypt/write (calling thread) and hash (worker) pipeline. */
+/** Runs the encrypt/write (calling thread) and hash (two workers) pipeline. */
 void run_pipeline(int input, int output, const container_header& header,
                   const core::byte_vector& header_bytes, segment_cipher& cipher,
                   piece_hasher& hashes, const package_options& options, std::error_code& ec) {
     const std::size_t batch_size = std::max<std::size_t>(header.segment_size, min_batch_size);
     std::vector<batch> storage(batch_count);
     batch_queue free_batches;
-    batch_queue full_batches;
     for (batch& item : storage) {
         item.data.resize(batch_size);
         free_batches.push(&item);
     }
-    std::exception_ptr hasher_error;
+    // Two hash workers (SHA-1 for v1, SHA-256 for v2) read every batch; the last one to
+    // finish with a batch returns it to the free list. The calling thread encrypts and writes.
     const bool pipelined = options.threads >= 2;
-    std::thread worker;
-    if (pipelined) {
-        worker = std::thread([&] {
-            while (batch* item = full_batches.pop()) {
-                if (!hasher_error) {
-                    try {
-                        hashes.update(core::byte_view(item->data).first(item->size));
-                    } catch (...) {
-                        hasher_error = std::current_exception();
-                    }
+    std::exception_ptr hasher_errors[2];
+    batch_queue full_batches[2];
+    std::thread workers[2];
+    const auto release = [&](batch* item) {
+        if (item->pending.fetch_sub(1, std::memory_order_acq_rel) == 1)
+            free_batches.push(item);
+    };
+    const auto hash_loop = [&](int which) {
+        while (batch* item = full_batches[which].pop()) {
+            if (!hasher_errors[which]) {
+                try {
+                    const core::byte_view data = core::byte_view(item->data).first(item->size);
+                    if (which == 0)
+                        hashes.v1.update(data);
+                    else
+                        hashes.v2.update(data);
+                } catch (...) {
+                    hasher_errors[which] = std::current_exception();
                 }
-                free_batches.push(item);
             }
-        });
+            release(item);
+        }
+    };
+    const auto stop_workers = [&] {
+        if (!pipelined)
+            return;
+        for (int which = 0; which < 2; ++which) {
+            full_batches[which].close();
+            workers[which].join();
+        }
+    };
+    if (pipelined) {
+        workers[0] = std::thread(hash_loop, 0);
+        workers[1] = std::thread(hash_loop, 1);
     }
     const auto flush = [&](batch* item) {
         if (!write_all(output, item->data.data(), item->size)) {
@@ -237,9 +298,13 @@ void run_pipeline(int input, int output, const container_header& header,
             return;
         }
         if (pipelined) {
-            full_batches.push(item);
+            item->pending.store(2, std::memory_order_release);
+            full_batches[0].push(item);
+            full_batches[1].push(item);
         } else {
-            hashes.update(core::byte_view(item->data).first(item->size));
+            const core::byte_view data = core::byte_view(item->data).first(item->size);
+            hashes.v1.update(data);
+            hashes.v2.update(data);
             free_batches.push(item);
         }
     };
@@ -279,20 +344,17 @@ void run_pipeline(int input, int output, const container_header& header,
         if (!ec)
             flush(current);
     } catch (...) {
-        if (pipelined) {
-            full_batches.close();
-            worker.join();
-        }
+        stop_workers();
         throw;
     }
-    if (pipelined) {
-        full_batches.close();
-        worker.join();
+    stop_workers();
+    for (const auto& error : hasher_errors) {
+        if (error)
+            std::rethrow_exception(error);
     }
-    if (hasher_error)
-        std::rethrow_exception(hasher_error);
     if (!ec) {
-        hashes.finish();
+        hashes.v1.finish();
+        hashes.v2.finish();
         if (options.progress)
             options.progress(done, header.plaintext_size);
     }
@@ -379,7 +441,7 @@ package_result package_file(const std::filesystem::path& input,
 
     const core::byte_vector torrent =
         detail::build_torrent(container_path.filename().string(), container_size, piece_size,
-                              hashes.piece_hashes, hashes.piece_roots, options.torrent, ec);
+                              hashes.v1.piece_hashes, hashes.v2.piece_roots, options.torrent, ec);
     if (ec) {
         cleanup();
         return result;
@@ -412,7 +474,7 @@ package_result package_file(const std::filesystem::path& input,
     result.segment_size = header.segment_size;
     result.segment_count = header.segment_count();
     result.piece_size = piece_size;
-    result.piece_count = hashes.piece_hashes.size();
+    result.piece_count = hashes.v1.piece_hashes.size();
     result.infohash_v1 = summary.infohash_v1;
     result.infohash_v2 = summary.infohash_v2;
     result.content_type = header.content_type;

@@ -4,11 +4,12 @@
  * torrent, in one read of the input with bounded memory; and the content key file.
  *
  * Thread model of package_file(): the call blocks. The calling thread reads the input,
- * encrypts segments in place and writes the container; with threads >= 2 one internal thread
- * hashes the written bytes (v1 SHA-1 pieces, v2 SHA-256 16 KiB leaves and piece roots), fed
- * through a bounded queue of 4 batch buffers of max(S, 1 MiB) bytes each, so memory stays
- * O(S + 4 MiB) plus 52 bytes per piece whatever the input size. The internal thread is joined
- * before the call returns (also on error). The progress callback runs on the calling thread.
+ * encrypts segments in place and writes the container; with threads >= 2 two internal threads
+ * hash the written bytes, one the v1 SHA-1 pieces, the other the v2 SHA-256 16 KiB leaves and
+ * piece roots, both fed the same batches from a bounded pool of 6 buffers of max(S, 1 MiB)
+ * bytes, so memory stays O(S + 6 MiB) plus 52 bytes per piece whatever the input size. The
+ * internal threads are joined before the call returns (also on error). The progress callback runs
+ * on the calling thread.
  */
 #pragma once
 
@@ -31,7 +32,7 @@ struct package_options {
     std::string content_type = "application/octet-stream";  ///< Stored in the metadata.
     std::string file_name;       ///< Stored in the metadata; empty: the input's file name.
     torrent_options torrent;     ///< Piece size, web seed, trackers.
-    unsigned threads = 2;        ///< 1: everything on the calling thread; >= 2: pipelined.
+    unsigned threads = 2;        ///< 1: all on the calling thread; >= 2: two hash threads.
     progress_callback progress;  ///< Optional; (plaintext bytes done, total), calling thread.
 };
 

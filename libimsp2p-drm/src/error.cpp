@@ -53,6 +53,38 @@ class drm_category final : public std::error_category {
                 return "content key does not open this container (wrong key, or altered header)";
             case errc::key_file_malformed:
                 return "content key file is malformed";
+            case errc::rights_malformed:
+                return "rights are malformed or out of range";
+            case errc::rights_not_yet_valid:
+                return "rights do not allow play yet (before not_before)";
+            case errc::rights_expired:
+                return "rights have expired (after not_after)";
+            case errc::rights_window_elapsed:
+                return "play window after first use has elapsed";
+            case errc::clock_rollback:
+                return "clock is earlier than a recorded use (clock rolled back)";
+            case errc::unknown_content:
+                return "no content is registered under this DOI";
+            case errc::content_withdrawn:
+                return "content has been withdrawn";
+            case errc::content_conflict:
+                return "DOI is already registered with another content key id";
+            case errc::unknown_grant:
+                return "no grant has this id";
+            case errc::no_grant:
+                return "no grant exists for this user, content and device";
+            case errc::grant_conflict:
+                return "grant request id was already used with other parameters";
+            case errc::device_limit_reached:
+                return "the grant's device limit is reached for this user";
+            case errc::drm_unauthorized:
+                return "bearer token is missing, invalid or not allowed for this request";
+            case errc::drm_bad_request:
+                return "request to the DRM server is malformed";
+            case errc::drm_unavailable:
+                return "DRM server is unavailable (unreachable or timed out)";
+            case errc::drm_server_error:
+                return "DRM server failed or answered unexpectedly";
         }
         return "unknown imsp2p.drm error " + std::to_string(value);
     }

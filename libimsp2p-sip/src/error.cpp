@@ -29,6 +29,20 @@ class sip_category final : public std::error_category {
                 return "event package is not supported";
             case errc::stack_failure:
                 return "SIP stack failure";
+            case errc::unknown_subscriber:
+                return "no such IMS subscriber";
+            case errc::subscriber_exists:
+                return "IMS subscriber already exists";
+            case errc::dependency_unavailable:
+                return "a server the AS depends on is unavailable";
+            case errc::dependency_refused:
+                return "a server the AS depends on refused the request";
+            case errc::conflict:
+                return "the resource exists with other values";
+            case errc::publish_not_allowed:
+                return "the user may not publish content";
+            case errc::payment_declined:
+                return "charging declined the purchase";
         }
         return "unknown imsp2p.sip error " + std::to_string(value);
     }

@@ -37,6 +37,10 @@ class tracker_category final : public std::error_category {
                 return "admin request lacks a valid service token";
             case errc::storage_failure:
                 return "tracker database could not be read or written";
+            case errc::unknown_content:
+                return "no content index entry has this DOI";
+            case errc::content_withdrawn:
+                return "content index entry has been withdrawn";
         }
         return "unknown imsp2p.tracker error " + std::to_string(value);
     }

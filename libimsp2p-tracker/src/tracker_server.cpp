@@ -7,66 +7,40 @@
 #include <imsp2p/core/bytes.hpp>
 #include <imsp2p/core/encoding.hpp>
 
-// GCC 12 warns, falsely, that Beast's boost::optional "may be used uninitialized" in builds
-// with sanitizers; the warning is about Boost's code, not ours.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include <imsp2p_internal/http_server.hpp>
+
+#include <boost/asio/io_context.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <atomic>
-#include <mutex>
 #include <optional>
-#include <sstream>
 #include <utility>
-#include <vector>
 
 namespace imsp2p::tracker {
 
 namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
+namespace ihttp = internal::http;
+namespace http = boost::beast::http;
 using tcp = net::ip::tcp;
 
 namespace {
 
-using http_request = http::request<http::string_body>;
+using http_request = ihttp::request;
+using http_response = ihttp::response;
+using ihttp::to_std;
 
-std::string_view to_std(beast::string_view text) noexcept {
-    return {text.data(), text.size()};
-}
-using http_response = http::response<http::string_body>;
+constexpr std::string_view server_name = "imsp2p-tracker";
 
 http_response make_response(const http_request& request, http::status status,
                             std::string content_type, std::string body) {
-    http_response response{status, request.version()};
-    response.set(http::field::server, "imsp2p-tracker");
-    response.set(http::field::content_type, content_type);
-    response.set(http::field::cache_control, "no-store");
-    response.keep_alive(request.keep_alive());
-    response.body() = std::move(body);
-    response.prepare_payload();
-    return response;
+    return ihttp::make_response(request, status, server_name, std::move(content_type),
+                                std::move(body));
 }
 
 http_response problem(const http_request& request, http::status status, std::string_view title,
                       std::string_view detail) {
-    nlohmann::json body = {{"type", "about:blank"},
-                           {"title", title},
-                           {"status", static_cast<int>(status)},
-                           {"detail", detail}};
-    return make_response(request, status, "application/problem+json", body.dump());
+    return ihttp::problem(request, status, server_name, title, detail);
 }
 
 nlohmann::json hex_or_null(const std::string& bytes) {
@@ -108,31 +82,18 @@ bool read_hash(const nlohmann::json& body, const char* name, std::size_t size, s
 struct tracker_server::state : std::enable_shared_from_this<tracker_server::state> {
     state(net::io_context& context, tracker_service& tracker, server_settings config,
           core::logger logger)
-        : io(context),
-          service(tracker),
-          settings(std::move(config)),
-          log(std::move(logger)),
-          acceptor(net::make_strand(context)),
-          timer(acceptor.get_executor()) {}
+        : io(context), service(tracker), settings(std::move(config)), log(std::move(logger)) {}
 
     net::io_context& io;
     tracker_service& service;
     server_settings settings;
     core::logger log;
-    tcp::acceptor acceptor;
-    net::steady_timer timer;
-    std::atomic<std::uint16_t> bound_port{0};
+    std::shared_ptr<ihttp::server> http_server;
     std::atomic<bool> started{false};
     std::atomic<bool> stopping{false};
-    std::atomic<std::uint64_t> requests{0};
 
-    struct session;
-    std::mutex sessions_mutex;
-    std::vector<std::weak_ptr<session>> sessions;
-
-    void accept();
-    void schedule_sweep();
-    void close_all();
+    // Creates the scaffold; its handlers hold the state weakly (the state owns the scaffold).
+    void create();
     http_response handle(const http_request& request, const tcp::endpoint& remote);
     http_response handle_announce(const http_request& request, const tcp::endpoint& remote);
     http_response handle_scrape(const http_request& request);
@@ -140,129 +101,39 @@ struct tracker_server::state : std::enable_shared_from_this<tracker_server::stat
     std::string metrics();
 };
 
-struct tracker_server::state::session : std::enable_shared_from_this<session> {
-    session(tcp::socket socket, std::shared_ptr<state> owner)
-        : stream(std::move(socket)), server(std::move(owner)) {}
-
-    beast::tcp_stream stream;
-    std::shared_ptr<state> server;
-    beast::flat_buffer buffer;
-    std::optional<http::request_parser<http::string_body>> parser;
-    http_response response;
-    tcp::endpoint remote;
-
-    void start() {
-        beast::error_code ec;
-        remote = stream.socket().remote_endpoint(ec);
-        read();
-    }
-
-    void read() {
-        parser.emplace();
-        parser->header_limit(server->settings.max_header_size);
-        parser->body_limit(server->settings.max_body_size);
-        stream.expires_after(server->settings.request_timeout);
-        http::async_read(
-            stream, buffer, *parser,
-            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
-    }
-
-    void on_read(beast::error_code ec) {
-        if (ec == http::error::end_of_stream || ec == net::error::operation_aborted ||
-            ec == beast::error::timeout || server->stopping) {
-            close();
-            return;
-        }
-        if (ec) {
-            // Malformed or oversized: answer once, then close.
-            http_request dummy;
-            dummy.version(11);
-            dummy.keep_alive(false);
-            const bool too_large = ec == http::error::header_limit || ec == http::error::body_limit;
-            response = problem(
-                dummy, too_large ? http::status::payload_too_large : http::status::bad_request,
-                too_large ? "Request too large" : "Malformed request", ec.message());
-            response.keep_alive(false);
-            write();
-            return;
-        }
-        server->requests.fetch_add(1, std::memory_order_relaxed);
-        const http_request request = parser->release();
-        response = server->handle(request, remote);
-        write();
-    }
-
-    void write() {
-        stream.expires_after(server->settings.request_timeout);
-        http::async_write(stream, response,
-                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                              if (ec || !self->response.keep_alive() || self->server->stopping) {
-                                  self->close();
-                                  return;
-                              }
-                              self->read();
-                          });
-    }
-
-    void close() {
-        beast::error_code ignored;
-        stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-        stream.socket().close(ignored);
-    }
-};
-
-void tracker_server::state::accept() {
-    acceptor.async_accept(net::make_strand(io), [self = shared_from_this()](beast::error_code ec,
-                                                                            tcp::socket socket) {
-        if (ec || self->stopping) {
-            if (ec != net::error::operation_aborted && !self->stopping) {
-                self->log.warning("accept failed", {{"error", ec.message()}});
-                self->accept();
+void tracker_server::state::create() {
+    ihttp::server_settings http_settings;
+    http_settings.bind_address = settings.bind_address;
+    http_settings.port = settings.port;
+    http_settings.max_header_size = settings.max_header_size;
+    http_settings.max_body_size = settings.max_body_size;
+    http_settings.request_timeout = settings.request_timeout;
+    http_settings.max_connections = settings.max_connections;
+    http_settings.server_name = std::string(server_name);
+    std::weak_ptr<state> weak = weak_from_this();
+    http_server = std::make_shared<ihttp::server>(
+        io, std::move(http_settings),
+        [weak](const http_request& request, const tcp::endpoint& remote) {
+            if (auto self = weak.lock()) {
+                return self->handle(request, remote);
             }
-            return;
-        }
-        auto connection = std::make_shared<session>(std::move(socket), self);
-        {
-            std::lock_guard lock(self->sessions_mutex);
-            std::erase_if(self->sessions, [](const auto& weak) { return weak.expired(); });
-            self->sessions.push_back(connection);
-        }
-        net::post(connection->stream.get_executor(), [connection] { connection->start(); });
-        self->accept();
-    });
-}
-
-void tracker_server::state::schedule_sweep() {
-    timer.expires_after(settings.sweep_period);
-    timer.async_wait([self = shared_from_this()](beast::error_code ec) {
-        if (ec || self->stopping) {
-            return;
-        }
-        const std::size_t dropped = self->service.expire_peers(std::chrono::system_clock::now());
-        if (dropped > 0) {
-            self->log.debug("expired peers dropped", {{"count", dropped}});
-        }
-        self->schedule_sweep();
-    });
-}
-
-void tracker_server::state::close_all() {
-    beast::error_code ignored;
-    acceptor.close(ignored);
-    timer.cancel();
-    std::vector<std::shared_ptr<session>> live;
-    {
-        std::lock_guard lock(sessions_mutex);
-        for (const auto& weak : sessions) {
-            if (auto connection = weak.lock()) {
-                live.push_back(std::move(connection));
+            return problem(request, http::status::service_unavailable, "Unavailable",
+                           "the tracker is shutting down");
+        },
+        [weak](std::string_view message) {
+            if (auto self = weak.lock()) {
+                self->log.warning("http server error", {{"error", std::string(message)}});
+            }
+        });
+    http_server->set_tick(settings.sweep_period, [weak] {
+        if (auto self = weak.lock()) {
+            const std::size_t dropped =
+                self->service.expire_peers(std::chrono::system_clock::now());
+            if (dropped > 0) {
+                self->log.debug("expired peers dropped", {{"count", dropped}});
             }
         }
-        sessions.clear();
-    }
-    for (auto& connection : live) {
-        net::post(connection->stream.get_executor(), [connection] { connection->close(); });
-    }
+    });
 }
 
 http_response tracker_server::state::handle(const http_request& request,
@@ -362,23 +233,17 @@ http_response tracker_server::state::handle_scrape(const http_request& request) 
 http_response tracker_server::state::handle_admin(const http_request& request,
                                                   std::string_view path) {
     const auto now = std::chrono::system_clock::now();
-    const std::string_view authorization = to_std(request[http::field::authorization]);
-    constexpr std::string_view scheme = "Bearer ";
     std::error_code ec;
-    if (authorization.size() <= scheme.size() ||
-        !beast::iequals(beast::string_view(authorization.data(), scheme.size()),
-                        beast::string_view(scheme.data(), scheme.size()))) {
-        auto response = problem(request, http::status::unauthorized, "Unauthorized",
-                                "an Authorization: Bearer service token is required");
-        response.set(http::field::www_authenticate, "Bearer");
-        return response;
+    const auto token = ihttp::bearer_token(request);
+    if (!token) {
+        return ihttp::unauthorized(request, server_name,
+                                   "an Authorization: Bearer service token is required", false);
     }
-    const auto claims = service.verify_service_token(authorization.substr(scheme.size()), now, ec);
+    const auto claims = service.verify_service_token(*token, now, ec);
     if (ec) {
-        auto response = problem(request, http::status::unauthorized, "Unauthorized",
-                                "the service token is invalid, expired or lacks role service");
-        response.set(http::field::www_authenticate, "Bearer error=\"invalid_token\"");
-        return response;
+        return ihttp::unauthorized(request, server_name,
+                                   "the service token is invalid, expired or lacks role service",
+                                   true);
     }
     const auto json_body = [&](nlohmann::json& body) {
         body = nlohmann::json::parse(request.body(), nullptr, false);
@@ -478,9 +343,25 @@ http_response tracker_server::state::handle_admin(const http_request& request,
             }
             return ok(http::status::ok, torrent_json(*stats));
         }
+        if (request.method() == http::verb::delete_) {
+            const auto stats = service.stats(key, now);
+            service.unregister_torrent(key, ec);
+            if (ec == errc::unknown_torrent) {
+                return problem(request, http::status::not_found, "Not found", ec.message());
+            }
+            if (ec) {
+                return problem(request, http::status::internal_server_error, "Internal error",
+                               ec.message());
+            }
+            log.info("torrent unregistered",
+                     {{"info_hash", std::string(hex)}, {"by", claims.subject}});
+            nlohmann::json body = stats ? torrent_json(*stats) : nlohmann::json::object();
+            body["state"] = "unregistered";
+            return ok(http::status::ok, body);
+        }
         if (request.method() != http::verb::patch && request.method() != http::verb::put) {
             return problem(request, http::status::method_not_allowed, "Method not allowed",
-                           "use GET or PATCH on a torrent");
+                           "use GET, PATCH or DELETE on a torrent");
         }
         nlohmann::json body;
         if (!json_body(body) || !body.contains("state") || !body["state"].is_string()) {
@@ -510,11 +391,10 @@ http_response tracker_server::state::handle_admin(const http_request& request,
 
 std::string tracker_server::state::metrics() {
     const global_stats totals = service.totals(std::chrono::system_clock::now());
-    std::ostringstream out;
-    const auto metric = [&](const char* name, const char* type, const char* help,
+    std::string out;
+    const auto metric = [&](std::string_view name, std::string_view type, std::string_view help,
                             std::uint64_t value) {
-        out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
-            << name << ' ' << value << '\n';
+        ihttp::append_metric(out, name, type, help, value);
     };
     metric("imsp2p_tracker_torrents", "gauge", "Registered torrents.", totals.torrents);
     metric("imsp2p_tracker_seeders", "gauge", "Live seeders.", totals.seeders);
@@ -527,17 +407,26 @@ std::string tracker_server::state::metrics() {
     metric("imsp2p_tracker_ticket_cache_hits_total", "counter",
            "Ticket verifications answered from the cache.", service.ticket_cache_hits());
     metric("imsp2p_tracker_http_requests_total", "counter", "HTTP requests parsed.",
-           requests.load(std::memory_order_relaxed));
-    return out.str();
+           http_server->requests());
+    metric("imsp2p_tracker_http_connections_open", "gauge", "HTTP connections open.",
+           http_server->open_connections());
+    metric("imsp2p_tracker_http_connections_refused_total", "counter",
+           "HTTP connections closed at accept because max_connections was reached.",
+           http_server->refused_connections());
+    return out;
 }
 
 tracker_server::tracker_server(tracker_service& service, server_settings settings, core::logger log)
     : owned_io_(std::make_unique<net::io_context>()),
-      impl_(std::make_shared<state>(*owned_io_, service, std::move(settings), std::move(log))) {}
+      impl_(std::make_shared<state>(*owned_io_, service, std::move(settings), std::move(log))) {
+    impl_->create();
+}
 
 tracker_server::tracker_server(net::io_context& io, tracker_service& service,
                                server_settings settings, core::logger log)
-    : impl_(std::make_shared<state>(io, service, std::move(settings), std::move(log))) {}
+    : impl_(std::make_shared<state>(io, service, std::move(settings), std::move(log))) {
+    impl_->create();
+}
 
 tracker_server::~tracker_server() {
     stop();
@@ -552,37 +441,12 @@ void tracker_server::start(std::error_code& ec) {
     if (impl_->started.exchange(true)) {
         return;
     }
-    beast::error_code error;
-    const auto address = net::ip::make_address(impl_->settings.bind_address, error);
-    if (!error) {
-        const tcp::endpoint endpoint(address, impl_->settings.port);
-        impl_->acceptor.open(endpoint.protocol(), error);
-        if (!error) {
-            impl_->acceptor.set_option(net::socket_base::reuse_address(true), error);
-        }
-        if (!error) {
-            impl_->acceptor.bind(endpoint, error);
-        }
-        if (!error) {
-            impl_->acceptor.listen(net::socket_base::max_listen_connections, error);
-        }
-    }
-    if (error) {
-        beast::error_code ignored;
-        impl_->acceptor.close(ignored);
+    if (!impl_->http_server->start(ec)) {
         impl_->started = false;
-        ec = error;
         return;
     }
-    impl_->bound_port = impl_->acceptor.local_endpoint().port();
     impl_->log.info("tracker listening", {{"address", impl_->settings.bind_address},
-                                          {"port", impl_->bound_port.load()}});
-    net::post(impl_->acceptor.get_executor(), [impl = impl_] {
-        if (!impl->stopping) {
-            impl->accept();
-            impl->schedule_sweep();
-        }
-    });
+                                          {"port", impl_->http_server->port()}});
 }
 
 void tracker_server::start() {
@@ -595,7 +459,7 @@ void tracker_server::start() {
 }
 
 std::uint16_t tracker_server::port() const noexcept {
-    return impl_->bound_port.load();
+    return impl_->http_server->port();
 }
 
 void tracker_server::run() {
@@ -607,11 +471,15 @@ void tracker_server::stop() {
     if (impl_->stopping.exchange(true)) {
         return;
     }
-    net::post(impl_->acceptor.get_executor(), [impl = impl_] { impl->close_all(); });
+    impl_->http_server->stop();
 }
 
 net::io_context& tracker_server::context() noexcept {
     return impl_->io;
+}
+
+std::uint64_t tracker_server::refused_connections() const noexcept {
+    return impl_->http_server->refused_connections();
 }
 
 }  // namespace imsp2p::tracker

@@ -516,6 +516,43 @@ void tracker_service::set_state(std::string_view info_hash, torrent_state new_st
     }
 }
 
+void tracker_service::unregister_torrent(std::string_view info_hash, std::error_code& ec) {
+    std::lock_guard lock(impl_->mutex);
+    torrent* entry = impl_->find(info_hash);
+    if (entry == nullptr) {
+        ec = errc::unknown_torrent;
+        return;
+    }
+    auto remove = impl_->db.prepare_cached("DELETE FROM torrents WHERE id = ?1", ec);
+    if (!ec) {
+        remove.bind(1, entry->id, ec);
+    }
+    if (!ec) {
+        remove.run(ec);
+    }
+    if (ec) {
+        ec = errc::storage_failure;
+        return;
+    }
+    const std::int64_t id = entry->id;
+    if (!entry->registration.info_hash_v1.empty()) {
+        impl_->by_hash.erase(entry->registration.info_hash_v1);
+    }
+    if (!entry->registration.info_hash_v2.empty()) {
+        impl_->by_hash.erase(entry->registration.info_hash_v2.substr(0, 20));
+    }
+    impl_->torrents.erase(id);
+    ec.clear();
+}
+
+void tracker_service::unregister_torrent(std::string_view info_hash) {
+    std::error_code ec;
+    unregister_torrent(info_hash, ec);
+    if (ec) {
+        throw std::system_error(ec, "cannot unregister the torrent");
+    }
+}
+
 std::optional<torrent_stats> tracker_service::stats(std::string_view info_hash, clock_point now) {
     std::lock_guard lock(impl_->mutex);
     const torrent* entry = impl_->find(info_hash);

@@ -228,3 +228,74 @@ TEST(TrackerServerHostContext, RunsOnAHostOwnedIoContext) {
     server.stop();
     runner.join();
 }
+
+TEST_F(TrackerServer, DeleteUnregistersTheTorrentAndDropsItsPeers) {
+    service_->register_torrent({hash_of('a'), {}, "10.5555/gone", tracker::torrent_state::active});
+    const auto now = std::chrono::system_clock::now();
+    const std::string leech = ticket({hex(hash_of('a'))}, ticket_role::leech, now);
+    ASSERT_EQ(get_bencoded(announce_target(leech, 'l', 1)).find("failure reason"), nullptr);
+
+    auto response =
+        send(server_->port(), http::verb::delete_, "/admin/torrents/" + hex(hash_of('a')));
+    EXPECT_EQ(response.result(), http::status::unauthorized);
+    response = send(server_->port(), http::verb::delete_, "/admin/torrents/" + hex(hash_of('a')),
+                    service_token());
+    ASSERT_EQ(response.result(), http::status::ok) << response.body();
+    const auto body = nlohmann::json::parse(response.body());
+    EXPECT_EQ(body["state"], "unregistered");
+    EXPECT_EQ(body["leechers"], 1);
+    EXPECT_FALSE(service_->stats(hash_of('a'), now).has_value());
+
+    const auto refused = get_bencoded(announce_target(leech, 'l', 1));
+    EXPECT_EQ(refused.find("failure reason")->string(),
+              "torrent is not registered with this tracker");
+    response = send(server_->port(), http::verb::delete_, "/admin/torrents/" + hex(hash_of('a')),
+                    service_token());
+    EXPECT_EQ(response.result(), http::status::not_found);
+    response = send(server_->port(), http::verb::delete_, "/admin/torrents/zz", service_token());
+    EXPECT_EQ(response.result(), http::status::bad_request);
+    const auto list = send(server_->port(), http::verb::get, "/admin/torrents", service_token());
+    EXPECT_TRUE(nlohmann::json::parse(list.body())["torrents"].empty());
+}
+
+TEST(TrackerServerLimits, RefusesConnectionsBeyondTheCapAndCountsThem) {
+    auto service = tracker::tracker_service::open(settings());
+    tracker::server_settings http_settings;
+    http_settings.port = 0;
+    http_settings.max_connections = 1;
+    tracker::tracker_server server(*service, http_settings, imsp2p::core::logger("t"));
+    server.start();
+    std::thread runner([&server] { server.run(); });
+
+    net::io_context io;
+    net::ip::tcp::socket holder(io);
+    holder.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), server.port()));
+    net::ip::tcp::socket refused(io);
+    refused.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), server.port()));
+    char byte = 0;
+    beast::error_code ec;
+    refused.read_some(net::buffer(&byte, 1), ec);  // the server closes it at once
+    EXPECT_EQ(ec, net::error::eof);
+    EXPECT_EQ(server.refused_connections(), 1u);
+    holder.close();
+
+    // Once the held connection is gone, requests are served and /metrics reports the refusal.
+    std::string metrics;
+    for (int attempt = 0; attempt < 100 && metrics.empty(); ++attempt) {
+        try {
+            const auto response = send(server.port(), http::verb::get, "/metrics");
+            metrics = response.body();
+        } catch (const std::exception&) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    }
+    // Attempts made before the server noticed the close were refused (and counted) too.
+    constexpr std::string_view name = "\nimsp2p_tracker_http_connections_refused_total ";
+    const auto at = metrics.find(name);
+    ASSERT_NE(at, std::string::npos) << metrics;
+    const auto reported = std::stoull(metrics.substr(at + name.size()));
+    EXPECT_GE(reported, 1u);
+    EXPECT_LE(reported, server.refused_connections());
+    server.stop();
+    runner.join();
+}

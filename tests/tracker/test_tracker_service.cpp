@@ -280,3 +280,48 @@ TEST(TorrentState, RoundTripsItsNames) {
     }
     EXPECT_FALSE(tracker::parse_torrent_state("Active").has_value());
 }
+
+TEST(TrackerServicePersistence, UnregisteringRemovesTheTorrentForGoodAndAllowsReRegistration) {
+    const auto directory =
+        std::filesystem::temp_directory_path() /
+        ("imsp2p-tracker-test-" + imsp2p::core::to_hex(imsp2p::core::random_bytes(8)));
+    std::filesystem::create_directories(directory);
+    const auto database = directory / "tracker.sqlite";
+    const std::string leech = ticket({hex(hash_of('a'))}, ticket_role::leech);
+    tracker::announce_request join;
+    join.ticket = leech;
+    join.info_hash = hash_of('a');
+    join.peer_id = std::string(20, 'p');
+    join.port = 1;
+    join.left = 5;
+    {
+        auto service = tracker::tracker_service::open(settings(database));
+        service->register_torrent(
+            {hash_of('a'), std::string(32, 'B'), "10.5555/u", tracker::torrent_state::active});
+        service->register_torrent({hash_of('k'), {}, "10.5555/k", tracker::torrent_state::active});
+        ASSERT_FALSE(service->announce(join, {std::string(4, '\x01')}, test_now()).error);
+        // By the v2 hash: both keys go.
+        service->unregister_torrent(std::string(32, 'B'));
+        EXPECT_FALSE(service->stats(hash_of('a'), test_now()).has_value());
+        EXPECT_FALSE(service->stats(std::string(32, 'B'), test_now()).has_value());
+        const auto refused = service->announce(join, {std::string(4, '\x01')}, test_now());
+        EXPECT_EQ(refused.error, tracker::errc::unknown_torrent);
+        std::error_code ec;
+        service->unregister_torrent(hash_of('a'), ec);
+        EXPECT_EQ(ec, tracker::errc::unknown_torrent);
+        service->unregister_torrent("short", ec);
+        EXPECT_EQ(ec, tracker::errc::unknown_torrent);
+        EXPECT_EQ(service->totals(test_now()).leechers, 0u);
+    }
+    {
+        auto service = tracker::tracker_service::open(settings(database));
+        EXPECT_FALSE(service->stats(hash_of('a'), test_now()).has_value());
+        ASSERT_EQ(service->list(test_now()).size(), 1u);  // the other torrent stays
+        // Registering it again starts from scratch.
+        service->register_torrent({hash_of('a'), {}, "10.5555/u", tracker::torrent_state::active});
+        const auto admitted = service->announce(join, {std::string(4, '\x01')}, test_now());
+        EXPECT_FALSE(admitted.error) << admitted.failure_reason;
+        EXPECT_EQ(service->stats(hash_of('a'), test_now())->completed, 0u);
+    }
+    std::filesystem::remove_all(directory);
+}

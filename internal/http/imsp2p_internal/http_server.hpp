@@ -19,6 +19,7 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -33,6 +34,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -82,8 +84,8 @@ inline response make_response(const request& req, bhttp::status status,
 }
 
 /** Builds a JSON response. */
-inline response json_response(const request& req, bhttp::status status, std::string_view server_name,
-                              const nlohmann::json& body) {
+inline response json_response(const request& req, bhttp::status status,
+                              std::string_view server_name, const nlohmann::json& body) {
     return make_response(req, status, server_name, "application/json", body.dump());
 }
 
@@ -169,7 +171,8 @@ class server : public std::enable_shared_from_this<server> {
           handler_(std::move(handler)),
           on_error_(std::move(on_error)),
           acceptor_(net::make_strand(io)),
-          timer_(acceptor_.get_executor()) {}
+          timer_(acceptor_.get_executor()),
+          retry_timer_(acceptor_.get_executor()) {}
 
     /** Binds and listens; false with @p ec on failure. Idempotent. */
     bool start(std::error_code& ec) {
@@ -282,11 +285,11 @@ class server : public std::enable_shared_from_this<server> {
                 dummy.keep_alive(false);
                 const bool too_large =
                     ec == bhttp::error::header_limit || ec == bhttp::error::body_limit;
-                res = problem(dummy,
-                              too_large ? bhttp::status::payload_too_large
-                                        : bhttp::status::bad_request,
-                              srv->settings_.server_name,
-                              too_large ? "Request too large" : "Malformed request", ec.message());
+                res = problem(
+                    dummy,
+                    too_large ? bhttp::status::payload_too_large : bhttp::status::bad_request,
+                    srv->settings_.server_name,
+                    too_large ? "Request too large" : "Malformed request", ec.message());
                 res.keep_alive(false);
                 write();
                 return;
@@ -299,9 +302,8 @@ class server : public std::enable_shared_from_this<server> {
                 if (srv->on_error_) {
                     srv->on_error_(error.what());
                 }
-                res = problem(req, bhttp::status::internal_server_error,
-                              srv->settings_.server_name, "Internal error",
-                              "the request could not be handled");
+                res = problem(req, bhttp::status::internal_server_error, srv->settings_.server_name,
+                              "Internal error", "the request could not be handled");
             }
             write();
         }
@@ -327,14 +329,20 @@ class server : public std::enable_shared_from_this<server> {
 
     void accept() {
         acceptor_.async_accept(
-            net::make_strand(io_), [self = shared_from_this()](beast::error_code ec,
-                                                               tcp::socket socket) {
+            net::make_strand(io_),
+            [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
                 if (ec || self->stopping_) {
                     if (ec != net::error::operation_aborted && !self->stopping_) {
                         if (self->on_error_) {
                             self->on_error_("accept failed: " + ec.message());
                         }
-                        self->accept();
+                        // Errors such as EMFILE persist: retrying at once would spin; wait.
+                        self->retry_timer_.expires_after(std::chrono::milliseconds(100));
+                        self->retry_timer_.async_wait([self](beast::error_code wait_ec) {
+                            if (!wait_ec && !self->stopping_) {
+                                self->accept();
+                            }
+                        });
                     }
                     return;
                 }
@@ -349,12 +357,10 @@ class server : public std::enable_shared_from_this<server> {
                 auto connection = std::make_shared<session>(std::move(socket), self);
                 {
                     std::lock_guard lock(self->sessions_mutex_);
-                    std::erase_if(self->sessions_,
-                                  [](const auto& weak) { return weak.expired(); });
+                    std::erase_if(self->sessions_, [](const auto& weak) { return weak.expired(); });
                     self->sessions_.push_back(connection);
                 }
-                net::post(connection->stream.get_executor(),
-                          [connection] { connection->start(); });
+                net::post(connection->stream.get_executor(), [connection] { connection->start(); });
                 self->accept();
             });
     }
@@ -383,6 +389,7 @@ class server : public std::enable_shared_from_this<server> {
         beast::error_code ignored;
         acceptor_.close(ignored);
         timer_.cancel();
+        retry_timer_.cancel();
         std::vector<std::shared_ptr<session>> live;
         {
             std::lock_guard lock(sessions_mutex_);
@@ -404,6 +411,7 @@ class server : public std::enable_shared_from_this<server> {
     std::function<void(std::string_view)> on_error_;
     tcp::acceptor acceptor_;
     net::steady_timer timer_;
+    net::steady_timer retry_timer_;
     std::chrono::milliseconds tick_period_{60000};
     std::function<void()> tick_;
     std::atomic<std::uint16_t> port_{0};

@@ -33,6 +33,22 @@ enum class errc {
     segment_out_of_range,        ///< Segment index is not below the segment count.
     wrong_key,                   ///< The content key does not open this container.
     key_file_malformed,          ///< A content key file is not the expected JSON.
+    rights_malformed,            ///< Rights (the ODRL subset) are malformed or out of range.
+    rights_not_yet_valid,        ///< Rights do not allow play yet (before "not_before").
+    rights_expired,              ///< Rights have expired (after "not_after").
+    rights_window_elapsed,       ///< The play window after first use has elapsed.
+    clock_rollback,              ///< The clock is earlier than a recorded use (rolled back).
+    unknown_content,             ///< No content is registered under this DOI.
+    content_withdrawn,           ///< The content has been withdrawn (no new grants or licenses).
+    content_conflict,            ///< The DOI is registered with another content key id.
+    unknown_grant,               ///< No grant has this id.
+    no_grant,                    ///< No grant exists for this user, content and device.
+    grant_conflict,              ///< A grant request id was reused with other parameters.
+    device_limit_reached,        ///< The grant's "devices" limit is reached for this user.
+    drm_unauthorized,            ///< The bearer token is missing, invalid or not allowed here.
+    drm_bad_request,             ///< The request to the DRM server is malformed.
+    drm_unavailable,             ///< The DRM server cannot be reached (down or timed out).
+    drm_server_error,            ///< The DRM server failed or answered unexpectedly.
 };
 
 /** The error category of imsp2p::drm::errc; its name() is "imsp2p.drm". */

@@ -22,6 +22,13 @@ enum class errc {
     content_withdrawn,       ///< Content has been withdrawn.
     bad_event,               ///< Event package is not supported.
     stack_failure,           ///< SIP stack failure.
+    unknown_subscriber,      ///< No such IMS subscriber (IMPU or IMPI) is provisioned.
+    subscriber_exists,       ///< The IMS subscriber (IMPU) is already provisioned.
+    dependency_unavailable,  ///< A server the AS depends on is unavailable (retry later).
+    dependency_refused,      ///< A server the AS depends on refused the request.
+    conflict,                ///< The resource exists with other values (e.g. DOI taken).
+    publish_not_allowed,     ///< The user may not publish content.
+    payment_declined,        ///< Charging declined the purchase.
 };
 
 /** The error category of imsp2p::sip::errc; its name() is "imsp2p.sip". */

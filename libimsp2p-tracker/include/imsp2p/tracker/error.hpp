@@ -25,6 +25,8 @@ enum class errc {
     bad_admin_request,    ///< An admin API request is malformed.
     admin_unauthorized,   ///< An admin API request lacks a valid service JWT.
     storage_failure,      ///< The tracker database could not be read or written.
+    unknown_content,      ///< No content index entry has this DOI.
+    content_withdrawn,    ///< The content index entry has been withdrawn by the operator.
 };
 
 /** The error category of imsp2p::tracker::errc; its name() is "imsp2p.tracker". */

@@ -11,10 +11,16 @@
  *   `POST /admin/torrents` {"info_hash_v1"?, "info_hash_v2"?, "doi"?, "state"?} -> 201;
  *   `GET /admin/torrents` -> {"torrents":[...]}; `GET /admin/torrents/<hex>` -> the torrent;
  *   `PATCH /admin/torrents/<hex>` {"state": "active"|"disabled"|"muted"} -> the torrent;
+ *   `DELETE /admin/torrents/<hex>` -> 200 with the torrent as it was, "state": "unregistered"
+ *   (its peers are dropped and its row deleted; later announces get "not registered");
  *   `GET /admin/stats` -> global statistics. Errors are RFC 7807 application/problem+json.
+ *
+ * - `GET /metrics` also reports `imsp2p_tracker_http_connections_open` and
+ *   `imsp2p_tracker_http_connections_refused_total` (closed at accept: max_connections).
  *
  * Threads: the server does all its work in handlers of one io_context (its own, or the host's).
  * Each connection runs on its own strand, so the host may run the io_context on several threads.
+ * The connection handling is the private HTTP scaffold shared with the other HTTP servers.
  */
 #pragma once
 
@@ -50,6 +56,11 @@ struct server_settings {
     std::chrono::seconds request_timeout{30};
     /** How often expired peers are swept. */
     std::chrono::seconds sweep_period{60};
+    /**
+     * Most HTTP connections open at once; a connection accepted beyond it is closed at once and
+     * counted (tracker_server::refused_connections(), /metrics). 0 means unlimited.
+     */
+    std::size_t max_connections = 10000;
 };
 
 /**
@@ -107,6 +118,9 @@ class IMSP2P_TRACKER_EXPORT tracker_server {
 
     /** @return the io_context the server runs on. */
     [[nodiscard]] boost::asio::io_context& context() noexcept;
+
+    /** @return connections closed at accept because server_settings::max_connections was hit. */
+    [[nodiscard]] std::uint64_t refused_connections() const noexcept;
 
   private:
     struct state;

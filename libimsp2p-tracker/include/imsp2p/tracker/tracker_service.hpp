@@ -2,7 +2,8 @@
  * @file
  * The operator-controlled tracker, independent of any transport: the registry of torrents the
  * AS registered (persisted in SQLite), the live swarms (in memory), ticket admission and the
- * statistics. The HTTP server (tracker_server.hpp) and a future UDP server feed it requests.
+ * statistics. The HTTP server (tracker_server.hpp) and the UDP server (udp_tracker_server.hpp) feed
+ * it requests.
  *
  * Admission of an announce, in order (each refusal has its own `failure reason`):
  * a ticket in the path; a ticket signed by a configured AS key, audience "tracker", within its
@@ -241,6 +242,17 @@ class IMSP2P_TRACKER_EXPORT tracker_service {
     void set_state(std::string_view info_hash, torrent_state state, std::error_code& ec);
     /** Throwing form of set_state(). @throws std::system_error */
     void set_state(std::string_view info_hash, torrent_state state);
+
+    /**
+     * Unregisters a torrent: drops its live peers and deletes its row (persisted). Later
+     * announces for it are refused with unknown_torrent; it may be registered again.
+     * @param info_hash 20 bytes (v1 or truncated v2) or 32 bytes (v2)
+     * @param ec unknown_torrent, storage_failure (nothing changed); cleared on success
+     */
+    void unregister_torrent(std::string_view info_hash, std::error_code& ec);
+    /** Throwing form of unregister_torrent(). @param info_hash as above @throws std::system_error
+     */
+    void unregister_torrent(std::string_view info_hash);
 
     /**
      * @param info_hash 20 or 32 bytes

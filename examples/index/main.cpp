@@ -1,0 +1,95 @@
+// imsp2p-index: the content index (HTML catalogue with sip: purchase links and .torrent files,
+// catalog.json, the AS's admin API; /health, /metrics). Thin wiring over
+// imsp2p::tracker::index_runner, which documents the configuration.
+
+#include <imsp2p/tracker/index_server.hpp>
+
+#include <imsp2p/core/config.hpp>
+
+#include <boost/program_options.hpp>
+
+#include <iostream>
+#include <string>
+
+namespace core = imsp2p::core;
+namespace tracker = imsp2p::tracker;
+namespace po = boost::program_options;
+
+int main(int argc, char** argv) {
+    po::options_description options(
+        "Usage: imsp2p-index [--config FILE] [options]\n\n"
+        "Runs the content index: a public HTML and JSON catalogue with sip: purchase links and\n"
+        ".torrent downloads; the AS adds and withdraws entries with service JWTs (aud \"index\").\n"
+        "Flags override the file.\n\n"
+        "Options");
+    options.add_options()("help,h", "show this help")("config,c", po::value<std::string>(),
+                                                      "JSON configuration file")(
+        "listen,l", po::value<std::string>(),
+        "listen address:port (default 127.0.0.1:8090; port 0: any free port)")(
+        "data-dir,d", po::value<std::string>(), "data directory (index.sqlite)")(
+        "as-jwks", po::value<std::string>(), "JWK Set file with the AS public keys")(
+        "as-issuer", po::value<std::string>(), "required issuer (iss) of service JWTs")(
+        "purchase-uri-template", po::value<std::string>(),
+        "default purchase URI, {doi} replaced by the percent-encoded DOI, e.g.\n"
+        "sip:content@operator.example?subject=buy&doi={doi}")(
+        "site-title", po::value<std::string>(), "heading of the HTML pages")(
+        "threads", po::value<unsigned>(), "I/O threads (default 1)")(
+        "log-level", po::value<std::string>(), "trace, debug, info, warning, error")(
+        "log-format", po::value<std::string>(), "text or json");
+    po::variables_map args;
+    try {
+        po::store(po::parse_command_line(argc, argv, options), args);
+        po::notify(args);
+    } catch (const po::error& error) {
+        std::cerr << "imsp2p-index: " << error.what() << "\n" << options << "\n";
+        return 2;
+    }
+    if (args.count("help")) {
+        std::cout << options << "\n";
+        return 0;
+    }
+    try {
+        core::config config = args.count("config")
+                                  ? core::config::load_file(args["config"].as<std::string>())
+                                  : core::config();
+        const auto flag = [&](const char* name, const char* pointer) {
+            if (args.count(name)) {
+                config.set(pointer, args[name].as<std::string>());
+            }
+        };
+        flag("data-dir", "/data_dir");
+        flag("as-jwks", "/as_jwks");
+        flag("as-issuer", "/as_issuer");
+        flag("purchase-uri-template", "/purchase_uri_template");
+        flag("site-title", "/site_title");
+        flag("log-level", "/log/level");
+        flag("log-format", "/log/format");
+        if (args.count("threads")) {
+            config.set("/threads", args["threads"].as<unsigned>());
+        }
+        if (args.count("listen")) {
+            const std::string listen = args["listen"].as<std::string>();
+            const auto colon = listen.rfind(':');
+            if (colon == std::string::npos) {
+                std::cerr << "imsp2p-index: --listen expects address:port, not '" << listen
+                          << "'\n";
+                return 2;
+            }
+            std::string address = listen.substr(0, colon);
+            if (address.size() > 2 && address.front() == '[' && address.back() == ']') {
+                address = address.substr(1, address.size() - 2);
+            }
+            config.set("/listen/address", address);
+            config.apply_override("listen.port=" + listen.substr(colon + 1));
+        }
+        if (!config.contains("/data_dir")) {
+            std::cerr << "imsp2p-index: a data directory is required (--data-dir or data_dir)\n";
+            return 2;
+        }
+        tracker::index_runner runner(config);
+        return runner.run();
+    } catch (const std::exception& error) {
+        std::cerr << "imsp2p-index: " << error.what() << "\n";
+        return 1;
+    }
+}

@@ -1,0 +1,153 @@
+// IMS core settings from configuration, and the program runner (signals).
+
+#include <imsp2p/sip/ims_core.hpp>
+
+#include <imsp2p/core/error.hpp>
+
+#include <pthread.h>
+#include <algorithm>
+#include <csignal>
+#include <regex>
+#include <stdexcept>
+
+namespace imsp2p::sip {
+namespace {
+
+std::chrono::seconds seconds_of(std::chrono::milliseconds value) {
+    return std::chrono::duration_cast<std::chrono::seconds>(value);
+}
+
+[[noreturn]] void bad_config(const std::string& pointer, const std::string& reason) {
+    throw std::system_error(core::errc::invalid_argument, pointer + ": " + reason);
+}
+
+trusted_peer parse_trusted(const std::string& text, const std::string& pointer) {
+    trusted_peer peer;
+    std::string address = text;
+    std::string port;
+    if (!text.empty() && text.front() == '[') {
+        const auto close = text.find(']');
+        if (close == std::string::npos) {
+            bad_config(pointer, "bad address " + text);
+        }
+        address = text.substr(1, close - 1);
+        if (close + 1 < text.size() && text[close + 1] == ':') {
+            port = text.substr(close + 2);
+        }
+    } else if (std::count(text.begin(), text.end(), ':') == 1) {
+        address = text.substr(0, text.find(':'));
+        port = text.substr(text.find(':') + 1);
+    }
+    if (address.empty()) {
+        bad_config(pointer, "empty address");
+    }
+    peer.address = address;
+    if (!port.empty()) {
+        try {
+            const int value = std::stoi(port);
+            if (value < 0 || value > 65535) {
+                throw std::out_of_range(port);
+            }
+            peer.port = static_cast<std::uint16_t>(value);
+        } catch (const std::exception&) {
+            bad_config(pointer, "bad port " + port);
+        }
+    }
+    return peer;
+}
+
+}  // namespace
+
+ims_core_settings ims_core_settings::from_config(const core::config& config) {
+    ims_core_settings settings;
+    settings.listen_address =
+        config.get_or<std::string>("/listen/address", settings.listen_address);
+    settings.port = config.port_or("/listen/port", settings.port);
+    settings.realm = config.get_or<std::string>("/realm", "");
+    if (config.contains("/data_dir")) {
+        const auto directory = config.resolve_path(config.require<std::string>("/data_dir"));
+        std::filesystem::create_directories(directory);
+        settings.database = directory / "ims-core.sqlite";
+    }
+    settings.default_expires =
+        seconds_of(config.duration_or("/registration/default_expires", settings.default_expires));
+    settings.min_expires =
+        seconds_of(config.duration_or("/registration/min_expires", settings.min_expires));
+    settings.max_expires =
+        seconds_of(config.duration_or("/registration/max_expires", settings.max_expires));
+    settings.nonce_lifetime =
+        seconds_of(config.duration_or("/nonce_lifetime", settings.nonce_lifetime));
+    settings.trust_registration_flow =
+        config.get_or<bool>("/trust_registration_flow", settings.trust_registration_flow);
+    if (config.contains("/filter_criteria")) {
+        const auto rules = config.require<nlohmann::json>("/filter_criteria");
+        if (!rules.is_array()) {
+            bad_config("/filter_criteria", "must be an array");
+        }
+        for (std::size_t i = 0; i < rules.size(); ++i) {
+            const std::string pointer = "/filter_criteria/" + std::to_string(i);
+            const auto& rule = rules[i];
+            if (!rule.is_object() || !rule.contains("as") || !rule["as"].is_string()) {
+                bad_config(pointer, "needs \"as\" (the AS URI)");
+            }
+            ifc_rule entry;
+            entry.name = rule.value("name", "ifc" + std::to_string(i));
+            entry.psi = rule.value("psi", "");
+            entry.method = rule.value("method", "");
+            entry.request_uri_pattern = rule.value("request_uri", "");
+            entry.as_uri = rule["as"].get<std::string>();
+            if (entry.psi.empty() && entry.method.empty() && entry.request_uri_pattern.empty()) {
+                bad_config(pointer, "needs \"psi\", \"method\" or \"request_uri\"");
+            }
+            try {
+                std::regex check(entry.request_uri_pattern);
+            } catch (const std::regex_error& error) {
+                bad_config(pointer + "/request_uri", error.what());
+            }
+            settings.filter_criteria.push_back(std::move(entry));
+        }
+    }
+    if (config.contains("/trusted_as")) {
+        const auto peers = config.require<std::vector<std::string>>("/trusted_as");
+        for (std::size_t i = 0; i < peers.size(); ++i) {
+            settings.trusted_as.push_back(
+                parse_trusted(peers[i], "/trusted_as/" + std::to_string(i)));
+        }
+    }
+    return settings;
+}
+
+ims_core_runner::ims_core_runner(core::config config) : config_(std::move(config)) {}
+
+int ims_core_runner::run() {
+    const std::string format = config_.get_or<std::string>("/log/format", "text");
+    const auto sink = std::make_shared<core::stderr_sink>(
+        format == "json" ? core::log_format::json : core::log_format::text);
+    core::logger log("ims-core", sink,
+                     core::parse_log_level(config_.get_or<std::string>("/log/level", "info")));
+
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    const ims_core_settings settings = ims_core_settings::from_config(config_);
+    if (settings.database.empty()) {
+        log.warning("no data_dir configured: users and registrations live in memory only");
+    }
+    if (settings.filter_criteria.empty()) {
+        log.warning("no filter_criteria configured: originating requests only reach users");
+    }
+    ims_core core_(settings, log.child("ims-core.sip"));
+    core_.start();
+    log.info("started", {{"port", core_.port()}, {"ifc", settings.filter_criteria.size()}});
+    int received = 0;
+    sigwait(&signals, &received);
+    log.info("stopping", {{"signal", received}});
+    core_.stop();
+    log.info("stopped");
+    return 0;
+}
+
+}  // namespace imsp2p::sip

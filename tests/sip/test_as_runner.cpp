@@ -1,0 +1,77 @@
+#include <imsp2p/sip/as_runner.hpp>
+
+#include "sip_test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+namespace sip = imsp2p::sip;
+namespace core = imsp2p::core;
+using imsp2p_test::raw_socket;
+using imsp2p_test::recording_handler;
+using imsp2p_test::respond;
+using imsp2p_test::status_of;
+using namespace std::chrono_literals;
+
+TEST(AsRunner, ServerSettingsHaveDefaults) {
+    const auto settings = sip::server_settings_from(core::config());
+    ASSERT_EQ(settings.listen.size(), 2u);
+    EXPECT_EQ(settings.listen[0], "sip:127.0.0.1:5070;transport=udp");
+    EXPECT_EQ(settings.listen[1], "sip:127.0.0.1:5070;transport=tcp");
+    EXPECT_EQ(settings.worker_threads, 2u);
+    EXPECT_EQ(settings.poll_interval, 1000ms);
+    EXPECT_TRUE(settings.outbound_proxy.empty());
+}
+
+TEST(AsRunner, ServerSettingsComeFromTheConfiguration) {
+    const auto config = core::config::parse(R"({"sip": {
+        "listen": "sip:127.0.0.1:5999", "workers": 4, "poll_interval": "250ms",
+        "outbound_proxy": "sip:scscf.example;lr", "stop_timeout": "2s", "server_name": "as-1"}})");
+    const auto settings = sip::server_settings_from(config);
+    ASSERT_EQ(settings.listen.size(), 1u);
+    EXPECT_EQ(settings.listen[0], "sip:127.0.0.1:5999");
+    EXPECT_EQ(settings.worker_threads, 4u);
+    EXPECT_EQ(settings.poll_interval, 250ms);
+    EXPECT_EQ(settings.outbound_proxy, "sip:scscf.example;lr");
+    EXPECT_EQ(settings.stop_timeout, 2000ms);
+    EXPECT_EQ(settings.server_name, "as-1");
+    const auto list = core::config::parse(R"({"sip": {"listen": ["sip:a:1", "sip:b:2"]}})");
+    EXPECT_EQ(sip::server_settings_from(list).listen.size(), 2u);
+    EXPECT_THROW(sip::server_settings_from(core::config::parse(R"({"sip": {"workers": 0}})")),
+                 std::system_error);
+    EXPECT_THROW(sip::server_settings_from(core::config::parse(R"({"sip": {"listen": 5}})")),
+                 std::system_error);
+}
+
+TEST(AsRunner, RunsUntilStopIsRequested) {
+    recording_handler handler([](const sip::incoming_request&) { return respond(200, "OK"); });
+    sip::sip_server_settings settings;
+    settings.listen = {"sip:127.0.0.1:*"};
+    sip::as_runner runner(settings, handler,
+                          core::logger("test.as", nullptr, core::log_level::warning));
+    std::promise<std::uint16_t> port;
+    auto result = std::async(std::launch::async, [&] {
+        return runner.run(
+            [&](sip::sip_server& server) { port.set_value(server.port(sip::transport::udp)); });
+    });
+    auto port_future = port.get_future();
+    ASSERT_EQ(port_future.wait_for(5s), std::future_status::ready);
+    const auto udp = port_future.get();
+    raw_socket client(SOCK_DGRAM);
+    client.send_to(udp,
+                   "OPTIONS sip:as@127.0.0.1 SIP/2.0\r\n"
+                   "Via: SIP/2.0/UDP 127.0.0.1:" +
+                       std::to_string(client.port()) +
+                       ";branch=z9hG4bKrun1\r\n"
+                       "From: <sip:probe@127.0.0.1>;tag=p1\r\nTo: <sip:as@127.0.0.1>\r\n"
+                       "Call-ID: run-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+    const auto reply = client.receive(5s);
+    ASSERT_TRUE(reply.has_value());
+    EXPECT_EQ(status_of(*reply), 200);
+    EXPECT_EQ(result.wait_for(300ms), std::future_status::timeout);
+    runner.request_stop();
+    ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
+    EXPECT_EQ(result.get(), 0);
+}

@@ -318,38 +318,48 @@ announce_result tracker_service::announce(const announce_request& request, const
         }
     }
 
-    const torrent_stats counts = impl_->stats_of(*entry, now);
-    result.complete = counts.seeders;
-    result.incomplete = counts.leechers;
-    result.downloaded = entry->completed;
-
+    // One pass over the swarm both counts live seeders/leechers and collects the candidates;
+    // then a partial Fisher-Yates shuffle draws only the peers handed out (operator seeders
+    // first). Compact answers (BEP 23/7) carry no peer ids, so none are copied for them.
     const bool receives_peers = request.event != announce_event::stopped &&
                                 (entry->registration.state == torrent_state::active || is_operator);
-    if (receives_peers) {
-        const std::uint32_t wanted = std::min(
-            request.numwant.value_or(impl_->settings.default_numwant), impl_->settings.max_numwant);
-        const bool self_is_seeder = request.left == 0;
-        const auto limit = now - impl_->settings.peer_expiry;
-        std::vector<const std::pair<const std::string, peer>*> first;
-        std::vector<const std::pair<const std::string, peer>*> others;
-        for (const auto& member : entry->peers) {
-            if (member.first == request.peer_id || member.second.last_seen < limit) {
-                continue;
-            }
-            const bool seeder = member.second.left == 0;
-            if (self_is_seeder && seeder) {
-                continue;  // a seeder has no use for other seeders
-            }
-            (member.second.operator_seed && seeder ? first : others).push_back(&member);
+    const bool self_is_seeder = request.left == 0;
+    const auto limit = now - impl_->settings.peer_expiry;
+    using member_pointer = const std::pair<const std::string, peer>*;
+    thread_local std::vector<member_pointer> first;
+    thread_local std::vector<member_pointer> others;
+    first.clear();
+    others.clear();
+    std::uint32_t seeders = 0;
+    std::uint32_t leechers = 0;
+    for (const auto& member : entry->peers) {
+        if (member.second.last_seen < limit) {
+            continue;
         }
-        std::shuffle(first.begin(), first.end(), impl_->random);
-        std::shuffle(others.begin(), others.end(), impl_->random);
-        for (const auto* list : {&first, &others}) {
-            for (const auto* member : *list) {
-                if (result.peers.size() >= wanted) {
-                    break;
-                }
-                result.peers.push_back({member->second.ip, member->second.port, member->first});
+        const bool seeder = member.second.left == 0;
+        ++(seeder ? seeders : leechers);
+        if (!receives_peers || member.first == request.peer_id || (self_is_seeder && seeder)) {
+            continue;  // a seeder has no use for other seeders
+        }
+        (member.second.operator_seed && seeder ? first : others).push_back(&member);
+    }
+    result.complete = seeders;
+    result.incomplete = leechers;
+    result.downloaded = entry->completed;
+
+    if (receives_peers) {
+        const std::size_t wanted = std::min(
+            request.numwant.value_or(impl_->settings.default_numwant), impl_->settings.max_numwant);
+        const bool with_peer_id = !request.compact && !request.no_peer_id;
+        result.peers.reserve(std::min(wanted, first.size() + others.size()));
+        for (auto* list : {&first, &others}) {
+            const std::size_t size = list->size();
+            for (std::size_t index = 0; index < size && result.peers.size() < wanted; ++index) {
+                std::uniform_int_distribution<std::size_t> pick(index, size - 1);
+                std::swap((*list)[index], (*list)[pick(impl_->random)]);
+                const auto* member = (*list)[index];
+                result.peers.push_back({member->second.ip, member->second.port,
+                                        with_peer_id ? member->first : std::string()});
             }
         }
     }

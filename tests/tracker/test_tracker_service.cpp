@@ -36,6 +36,7 @@ class TrackerService : public ::testing::Test {
         out.peer_id = std::string(20, peer);
         out.port = 6881;
         out.left = left;
+        out.compact = false;  // the tests identify peers by their ids
         return out;
     }
 
@@ -150,6 +151,11 @@ TEST_F(TrackerService, OffersOperatorSeedersFirstAndCapsNumwant) {
     EXPECT_EQ(result.peers[0].peer_id, std::string(20, 'O'));
     wanting.numwant = 100000;
     EXPECT_EQ(announce(wanting).peers.size(), 11u);
+    wanting.compact = true;  // compact answers carry no peer ids, so none are copied
+    const auto compact = announce(wanting);
+    ASSERT_EQ(compact.peers.size(), 11u);
+    EXPECT_TRUE(compact.peers[0].peer_id.empty());
+    EXPECT_EQ(compact.peers[0].ip.size(), 4u);
 }
 
 TEST_F(TrackerService, CountsCompletionsOncePerPeerAndForgetsStoppedPeers) {

@@ -142,7 +142,8 @@ struct peer_entry {
     std::string ip;
     /** The listening port. */
     std::uint16_t port = 0;
-    /** The 20-byte peer id. */
+    /** The 20-byte peer id; empty when the request asked for a compact answer (BEP 23/7
+     *  strings carry no ids) or sent no_peer_id=1. */
     std::string peer_id;
 };
 

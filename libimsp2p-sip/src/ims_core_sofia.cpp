@@ -74,16 +74,6 @@ std::string url_text(su_home_t* home, const url_t* url) {
     return out;
 }
 
-std::string header_value(su_home_t* home, const void* header) {
-    if (header == nullptr) {
-        return {};
-    }
-    char* text = sip_header_as_string(home, static_cast<const sip_header_t*>(header));
-    std::string out = text != nullptr ? text : "";
-    su_free(home, text);
-    return out;
-}
-
 /** The peer of a received message: address, port and transport. */
 struct peer_address {
     std::string address;
@@ -446,13 +436,18 @@ sip::auth_result imsp2p_ims_core_state::authenticate(const sip_t* sip, bool prox
         request.body.assign(sip->sip_payload->pl_data, sip->sip_payload->pl_len);
     }
     request.realm = realm_for(sip);
+    const sip_addr_t* identity = proxy ? sip->sip_from : sip->sip_to;
+    if (identity != nullptr) {
+        request.public_identity = url_text(home, identity->a_url);
+    }
     const msg_auth_t* credentials = proxy ? sip->sip_proxy_authorization : sip->sip_authorization;
-    if (credentials != nullptr) {
-        std::string value = header_value(home, credentials);
-        const auto colon = value.find(':');
-        if (colon != std::string::npos && value.compare(0, 6, "Digest") != 0 &&
-            value.find("uthorization") < colon) {
-            value.erase(0, value.find_first_not_of(" \t", colon + 1));
+    if (credentials != nullptr && credentials->au_scheme != nullptr) {
+        // Rebuilt from the parsed parameters: sip_header_as_string() can drop the last
+        // parameter of a long Authorization value (seen with AKA nonces: nc went missing).
+        std::string value = credentials->au_scheme;
+        for (auto* param = credentials->au_params; param != nullptr && *param != nullptr; ++param) {
+            value += (param == credentials->au_params ? " " : ", ");
+            value += *param;
         }
         request.credentials = std::move(value);
     }

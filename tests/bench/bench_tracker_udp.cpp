@@ -106,8 +106,9 @@ int main(int argc, char** argv) {
         put32(req, 1);
         put32(req, static_cast<std::uint32_t>(sequence));
         req.insert(req.end(), t.hash.begin(), t.hash.end());
-        char peer_id[21];
-        std::snprintf(peer_id, sizeof peer_id, "-BU0001-%06u%06zu", peer, index % targets.size());
+        char peer_id[64];
+        std::snprintf(peer_id, sizeof peer_id, "-BU0001-%06u%06u", peer % 1000000U,
+                      static_cast<unsigned>(index % targets.size()) % 1000000U);
         req.insert(req.end(), peer_id, peer_id + 20);
         put64(req, 0);
         put64(req, 1000);

@@ -51,6 +51,10 @@
 #include <string>
 #include <vector>
 
+namespace imsp2p::pana {
+class subscriber_store;
+}  // namespace imsp2p::pana
+
 namespace imsp2p::sip {
 
 /**
@@ -118,6 +122,9 @@ struct auth_request {
     std::string realm;        ///< The realm to challenge with.
     /** The Authorization (REGISTER) or Proxy-Authorization value, "Digest ...", or empty. */
     std::string credentials;
+    /** The public identity the request is for (the To URI of a REGISTER, else the From URI),
+     *  so that an AKA authenticator can find the IMPI before any credentials arrive. */
+    std::string public_identity;
 };
 
 /** An authenticator's verdict. */
@@ -166,6 +173,31 @@ class IMSP2P_SIP_EXPORT authenticator {
  */
 IMSP2P_SIP_EXPORT std::unique_ptr<authenticator> make_digest_md5_authenticator(
     subscriber_registry& registry, std::chrono::seconds nonce_lifetime);
+
+/**
+ * Makes the Digest AKA authenticator (RFC 3310 AKAv1-MD5, qop=auth, TS 33.203 / TS 24.229):
+ * a REGISTER without credentials is answered 401 with a challenge built from one HSS vector
+ * (nonce = base64(RAND || AUTN)); the answer is verified with XRES as the password; `auts` in
+ * the credentials resynchronises SQN_HE at the HSS and brings a fresh challenge; a wrong RES
+ * (or the empty password a UE sends after refusing the network's MAC) is rejected (403). Every
+ * nonce is single-use: it is forgotten after one answer (right or wrong) and a later answer
+ * quoting it is rejected as a replay; unanswered nonces lapse after @p nonce_lifetime.
+ *
+ * MD5 or AKA is decided **per subscriber**: an IMPI provisioned in @p store authenticates with
+ * AKA only (an MD5 answer is challenged again with AKA: no downgrade); any other user goes to
+ * @p fallback (typically make_digest_md5_authenticator() over the same registry), or is
+ * rejected when there is none. Before credentials arrive the IMPI is the one the registry
+ * associates with auth_request::public_identity.
+ * @param store the HSS subscriber store (borrowed; must outlive the authenticator and be used
+ *        on the core's thread only while it runs)
+ * @param registry the core's registry (borrowed, as for the MD5 authenticator)
+ * @param nonce_lifetime how long an unanswered challenge is kept
+ * @param fallback the authenticator of users not in @p store; null: they are rejected
+ * @return the authenticator
+ */
+IMSP2P_SIP_EXPORT std::unique_ptr<authenticator> make_digest_aka_authenticator(
+    pana::subscriber_store& store, subscriber_registry& registry,
+    std::chrono::seconds nonce_lifetime, std::unique_ptr<authenticator> fallback = {});
 
 /**
  * Makes the authenticator of an IMS core once its registry is open (on the core's thread).

@@ -14,6 +14,8 @@ struct imsp2p_ims_forward;
 
 #include <imsp2p/sip/error.hpp>
 
+#include "sofia_support.hpp"
+
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/nta.h>
 #include <sofia-sip/sip_extra.h>
@@ -114,8 +116,6 @@ std::string lower(std::string text) {
     return text;
 }
 
-std::once_flag mclass_once;
-
 }  // namespace
 
 /** A request relayed as a client transaction; lives until its final response. */
@@ -151,7 +151,8 @@ struct imsp2p_ims_core_state {
     // ---- set-up and tear-down -------------------------------------------------------------
 
     void open() {
-        std::call_once(mclass_once, [] { sip_update_default_mclass(sip_extend_mclass(nullptr)); });
+        sip::detail::extend_sip_parser();  // once per process, shared with the UA and the AS
+                                           // binding
         su_home_init(home);
         for (const auto& rule : settings.filter_criteria) {
             patterns.emplace_back(rule.request_uri_pattern.empty() ? std::string(".*")

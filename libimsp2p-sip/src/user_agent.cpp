@@ -432,15 +432,17 @@ class user_agent::impl {
         } else if (const char* phrase = sip_status_phrase(status)) {
             result.reason = phrase;
         }
+        // `sip` belongs to the response message, which the transaction owns: read it before
+        // the transaction is destroyed.
+        if (tx->is_register) {
+            registered_response(status, sip);
+        }
         if (msg_t* msg = nta_outgoing_getresponse(orq); msg != nullptr) {
             result.headers = detail::all_headers(msg, sip);
             result.body = detail::payload_text(sip);
             msg_destroy(msg);
         }
         nta_outgoing_destroy(orq);
-        if (tx->is_register) {
-            registered_response(status, sip);
-        }
         log_.debug("final response", {{"method", tx->request.method}, {"status", status}});
         finish(tx, std::move(result));
     }

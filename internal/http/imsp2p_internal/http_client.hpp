@@ -104,13 +104,13 @@ struct client_response {
 /** Options of one exchange. */
 struct client_request {
     boost::beast::http::verb method = boost::beast::http::verb::get;  ///< Method.
-    std::string url;                                                    ///< `http://` URL.
-    std::string bearer_token;   ///< If not empty, sent as `Authorization: Bearer`.
-    std::string content_type;   ///< Content-Type of the body, if any.
-    std::string body;           ///< Request body.
+    std::string url;                                                  ///< `http://` URL.
+    std::string bearer_token;  ///< If not empty, sent as `Authorization: Bearer`.
+    std::string content_type;  ///< Content-Type of the body, if any.
+    std::string body;          ///< Request body.
     std::vector<std::pair<std::string, std::string>> headers;  ///< Extra request headers.
-    std::chrono::milliseconds timeout{10000};  ///< Whole-exchange time limit.
-    std::uint64_t max_response_body = 64ull << 20;  ///< Largest response body accepted.
+    std::chrono::milliseconds timeout{10000};                  ///< Whole-exchange time limit.
+    std::uint64_t max_response_body = 64ull << 20;             ///< Largest response body accepted.
 };
 
 /**
@@ -163,24 +163,24 @@ inline client_response perform(const client_request& req, std::error_code& ec) {
                 error = resolve_error;
                 return;
             }
-            stream.async_connect(results, [&](beast::error_code connect_error,
-                                              const net::ip::tcp::endpoint&) {
-                if (connect_error) {
-                    error = connect_error;
-                    return;
-                }
-                bhttp::async_write(
-                    stream, message, [&](beast::error_code write_error, std::size_t) {
-                        if (write_error) {
-                            error = write_error;
-                            return;
-                        }
-                        bhttp::async_read(stream, buffer, parser,
-                                          [&](beast::error_code read_error, std::size_t) {
-                                              error = read_error;
-                                          });
-                    });
-            });
+            stream.async_connect(
+                results, [&](beast::error_code connect_error, const net::ip::tcp::endpoint&) {
+                    if (connect_error) {
+                        error = connect_error;
+                        return;
+                    }
+                    bhttp::async_write(
+                        stream, message, [&](beast::error_code write_error, std::size_t) {
+                            if (write_error) {
+                                error = write_error;
+                                return;
+                            }
+                            bhttp::async_read(stream, buffer, parser,
+                                              [&](beast::error_code read_error, std::size_t) {
+                                                  error = read_error;
+                                              });
+                        });
+                });
         });
     io.run();
     beast::error_code ignored;

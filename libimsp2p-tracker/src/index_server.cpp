@@ -777,23 +777,8 @@ void index_server::start(std::error_code& ec) {
     http.request_timeout = impl_->settings.request_timeout;
     http.max_connections = impl_->settings.max_connections;
     http.server_name = std::string(server_name);
-    // The scaffold is owned by the state: its handlers hold the state weakly (no cycle).
-    const std::weak_ptr<state> weak = impl_;
-    auto server = std::make_shared<ih::server>(
-        impl_->io, http,
-        [weak](const ih::request& req, const ih::tcp::endpoint&) {
-            if (auto self = weak.lock()) {
-                return self->handle(req);
-            }
-            return ih::problem(req, ih::bhttp::status::service_unavailable, server_name,
-                               "Unavailable", "the server is shutting down");
-        },
-        [weak](std::string_view message) {
-            if (auto self = weak.lock()) {
-                self->log.error("request failed", {{"error", std::string(message)}});
-            }
-        });
-    if (!server->start(ec)) {
+    auto server = ih::start_server_for(impl_->io, std::move(http), impl_, ec);
+    if (!server) {
         return;
     }
     impl_->http = std::move(server);

@@ -424,4 +424,36 @@ class server : public std::enable_shared_from_this<server> {
     std::vector<std::weak_ptr<session>> sessions_;
 };
 
+/**
+ * Creates and starts a scaffold whose handlers reach @p owner weakly (the owner keeps the
+ * returned server, so a strong capture would be a reference cycle). `Owner` must have
+ * `response handle(const request&)` and a `log` member with `error(message, fields)`. While the
+ * owner is gone, requests get 503.
+ * @return the started server, or nullptr with @p ec set
+ */
+template <class Owner>
+std::shared_ptr<server> start_server_for(net::io_context& io, server_settings settings,
+                                         const std::shared_ptr<Owner>& owner, std::error_code& ec) {
+    const std::weak_ptr<Owner> weak = owner;
+    const std::string name = settings.server_name;
+    auto started = std::make_shared<server>(
+        io, std::move(settings),
+        [weak, name](const request& req, const tcp::endpoint&) {
+            if (auto self = weak.lock()) {
+                return self->handle(req);
+            }
+            return problem(req, bhttp::status::service_unavailable, name, "Unavailable",
+                           "the server is shutting down");
+        },
+        [weak](std::string_view message) {
+            if (auto self = weak.lock()) {
+                self->log.error("request failed", {{"error", std::string(message)}});
+            }
+        });
+    if (!started->start(ec)) {
+        return nullptr;
+    }
+    return started;
+}
+
 }  // namespace imsp2p::internal::http

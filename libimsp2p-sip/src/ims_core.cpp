@@ -107,6 +107,13 @@ ims_core_settings ims_core_settings::from_config(const core::config& config) {
             settings.filter_criteria.push_back(std::move(entry));
         }
     }
+    if (config.contains("/hss/database")) {
+        settings.hss_database = config.resolve_path(config.require<std::string>("/hss/database"));
+    }
+    if (config.contains("/hss/master_key")) {
+        settings.hss_master_key_file =
+            config.resolve_path(config.require<std::string>("/hss/master_key"));
+    }
     if (config.contains("/trusted_as")) {
         const auto peers = config.require<std::vector<std::string>>("/trusted_as");
         for (std::size_t i = 0; i < peers.size(); ++i) {
@@ -135,6 +142,10 @@ int ims_core_runner::run() {
     const ims_core_settings settings = ims_core_settings::from_config(config_);
     if (settings.database.empty()) {
         log.warning("no data_dir configured: users and registrations live in memory only");
+    }
+    if (!settings.hss_database.empty()) {
+        log.info("HSS store configured: provisioned subscribers register with Digest AKAv1-MD5",
+                 {{"hss", settings.hss_database.string()}});
     }
     if (settings.filter_criteria.empty()) {
         log.warning("no filter_criteria configured: originating requests only reach users");

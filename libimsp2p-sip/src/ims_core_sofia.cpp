@@ -14,6 +14,9 @@ struct imsp2p_ims_forward;
 
 #include <imsp2p/sip/error.hpp>
 
+#include <imsp2p/core/key_file.hpp>
+#include <imsp2p/pana/hss.hpp>
+
 #include "sofia_support.hpp"
 
 #include <sofia-sip/msg_addr.h>
@@ -47,6 +50,7 @@ struct imsp2p_ims_forward;
 
 namespace core = imsp2p::core;
 namespace sip = imsp2p::sip;
+namespace pana = imsp2p::pana;
 
 namespace {
 
@@ -138,6 +142,7 @@ struct imsp2p_ims_core_state {
     su_timer_t* timer = nullptr;
     su_home_t home[1] = {};
     std::optional<sip::subscriber_registry> registry;
+    std::optional<pana::subscriber_store> hss_store;  // declared first: auth borrows it
     std::unique_ptr<sip::authenticator> auth;
     std::uint16_t port = 0;
     std::set<imsp2p_ims_forward*> pending;
@@ -161,9 +166,26 @@ struct imsp2p_ims_core_state {
         const std::filesystem::path file =
             settings.database.empty() ? std::filesystem::path(":memory:") : settings.database;
         registry.emplace(sip::subscriber_registry::open(file));
-        auth = make_authenticator
-                   ? make_authenticator(*registry)
-                   : sip::make_digest_md5_authenticator(*registry, settings.nonce_lifetime);
+        if (make_authenticator) {
+            auth = make_authenticator(*registry);
+        } else if (!settings.hss_database.empty()) {
+            pana::subscriber_store_options options;
+            if (!settings.hss_master_key_file.empty()) {
+                std::error_code ec;
+                options.master_key = core::read_secret_file(settings.hss_master_key_file, ec);
+                if (ec) {
+                    throw std::system_error(
+                        ec, "HSS master key " + settings.hss_master_key_file.string());
+                }
+            }
+            hss_store.emplace(
+                pana::subscriber_store::open(settings.hss_database, std::move(options)));
+            auth = sip::make_digest_aka_authenticator(
+                *hss_store, *registry, settings.nonce_lifetime,
+                sip::make_digest_md5_authenticator(*registry, settings.nonce_lifetime));
+        } else {
+            auth = sip::make_digest_md5_authenticator(*registry, settings.nonce_lifetime);
+        }
         load_location();
 
         root = su_root_create(this);
@@ -232,6 +254,7 @@ struct imsp2p_ims_core_state {
         }
         auth.reset();
         registry.reset();
+        hss_store.reset();
         su_home_deinit(home);
     }
 

@@ -1,8 +1,15 @@
 // The SIP binding on the wire: a sip_server and a user_agent exchange MESSAGE, PUBLISH (TCP,
 // large body), SUBSCRIBE and NOTIFY while tshark captures the loopback interface; tshark's SIP
-// dissector must then find every message well-formed (no _ws.malformed).
+// dissector must then find every message well-formed (no _ws.malformed). A Digest AKAv1-MD5
+// registration with the IMS core is captured too: tshark must show the challenge's and the
+// answer's parameters (algorithm, nonce = RAND||AUTN, qop, response).
 #include <imsp2p/sip/sip_server.hpp>
 #include <imsp2p/sip/user_agent.hpp>
+
+#include <imsp2p/pana/hss.hpp>
+#include <imsp2p/pana/usim.hpp>
+#include <imsp2p/sip/aka_credentials.hpp>
+#include <imsp2p/sip/ims_core.hpp>
 
 #include "../sip/sip_test_support.hpp"
 #include "imsp2p_test/temporary_directory.hpp"
@@ -29,6 +36,26 @@ std::string run_command(const std::string& command) {
         output += buffer;
     }
     return output;
+}
+
+/** Waits until tshark (writing @p log) captures; false if it cannot. */
+bool start_capture(const std::string& log) {
+    const auto ready_deadline = std::chrono::steady_clock::now() + 10s;
+    while (imsp2p_test::file_text(log).find("Capturing on") == std::string::npos &&
+           std::chrono::steady_clock::now() < ready_deadline) {
+        std::this_thread::sleep_for(50ms);
+    }
+    if (imsp2p_test::file_text(log).find("Capturing on") == std::string::npos) {
+        return false;
+    }
+    std::this_thread::sleep_for(300ms);
+    return true;
+}
+
+/** @return @p text without double quotes (tshark keeps the quotes of quoted values). */
+std::string without_quotes(std::string text) {
+    std::erase(text, '"');
+    return text;
 }
 
 std::size_t count_lines(const std::string& text) {
@@ -83,16 +110,10 @@ TEST(SipCapture, EveryMessageOnTheWireIsWellFormedForTshark) {
     const std::string filter = "port " + std::to_string(udp) + " or port " + std::to_string(tcp);
     imsp2p_test::child_process tshark(
         {"tshark", "-i", "lo", "-f", filter, "-a", "duration:25", "-w", capture}, tshark_log);
-    const auto ready_deadline = std::chrono::steady_clock::now() + 10s;
-    while (imsp2p_test::file_text(tshark_log).find("Capturing on") == std::string::npos &&
-           std::chrono::steady_clock::now() < ready_deadline) {
-        std::this_thread::sleep_for(50ms);
+    if (!start_capture(tshark_log)) {
+        GTEST_SKIP() << "tshark cannot capture on lo as this user: "
+                     << imsp2p_test::file_text(tshark_log);
     }
-    const std::string started = imsp2p_test::file_text(tshark_log);
-    if (started.find("Capturing on") == std::string::npos) {
-        GTEST_SKIP() << "tshark cannot capture on lo as this user: " << started;
-    }
-    std::this_thread::sleep_for(300ms);
 
     sip::user_agent_settings ua_settings;
     ua_settings.aor = "sip:alice@ims.example";
@@ -145,6 +166,100 @@ TEST(SipCapture, EveryMessageOnTheWireIsWellFormedForTshark) {
     const std::string publish_tcp = run_command(
         "tshark -r " + capture + decode + "-Y 'sip.Method == \"PUBLISH\" && tcp' 2>/dev/null");
     EXPECT_EQ(count_lines(publish_tcp), 1u) << publish_tcp;
+    const std::string malformed =
+        run_command("tshark -r " + capture + decode + "-Y '_ws.malformed || _ws.expert.severity " +
+                    ">= error' 2>/dev/null");
+    EXPECT_TRUE(malformed.empty()) << malformed;
+}
+
+TEST(SipCapture, AkaRegistrationShowsTheDigestAkaParameters) {
+    if (run_command("command -v tshark").empty()) {
+        GTEST_SKIP() << "tshark is not installed";
+    }
+    imsp2p_test::temporary_directory folder;
+    const std::string capture = (folder.path() / "register.pcap").string();
+    const std::string tshark_log = (folder.path() / "tshark.log").string();
+    namespace core = imsp2p::core;
+    namespace pana = imsp2p::pana;
+
+    // alice is in the registry (her IMPU) and in the HSS (K, OPc): she registers with AKA.
+    pana::aka_key k{};
+    pana::aka_key opc{};
+    for (std::size_t i = 0; i < k.size(); ++i) {
+        k[i] = static_cast<std::uint8_t>(0x40 + i);
+        opc[i] = static_cast<std::uint8_t>(0x90 + 3 * i);
+    }
+    {
+        auto registry = sip::subscriber_registry::open(folder.path() / "core.sqlite");
+        registry.add(core::impu::parse("sip:alice@ims.example"),
+                     core::impi::parse("alice@ims.example"), "unused");
+        auto store = pana::subscriber_store::open(folder.path() / "hss.sqlite");
+        pana::subscriber_record record;
+        record.impi = core::impi::parse("alice@ims.example");
+        record.k = k;
+        record.opc = opc;
+        store.create(record);
+    }
+    sip::ims_core_settings settings;
+    settings.port = 0;
+    settings.realm = "ims.example";
+    settings.database = folder.path() / "core.sqlite";
+    settings.hss_database = folder.path() / "hss.sqlite";
+    sip::ims_core ims(settings, core::logger("ims-core", nullptr, core::log_level::off));
+    ims.start();
+    const std::string port = std::to_string(ims.port());
+
+    imsp2p_test::child_process tshark(
+        {"tshark", "-i", "lo", "-f", "udp port " + port, "-a", "duration:20", "-w", capture},
+        tshark_log);
+    if (!start_capture(tshark_log)) {
+        GTEST_SKIP() << "tshark cannot capture on lo as this user: "
+                     << imsp2p_test::file_text(tshark_log);
+    }
+
+    pana::usim_profile profile;
+    profile.impi = core::impi::parse("alice@ims.example");
+    profile.k = k;
+    profile.opc = opc;
+    sip::user_agent_settings ua_settings;
+    ua_settings.aor = "sip:alice@ims.example";
+    ua_settings.registrar = "sip:127.0.0.1:" + port;
+    ua_settings.credentials = std::make_shared<sip::aka_credentials>(pana::usim(profile));
+    {
+        sip::user_agent ua(ua_settings, core::logger("ua", nullptr, core::log_level::off));
+        EXPECT_EQ(ua.register_now(8s).status, 200);
+    }
+    std::this_thread::sleep_for(500ms);
+    tshark.signal(SIGINT);
+    EXPECT_EQ(tshark.wait(10s), 0) << imsp2p_test::file_text(tshark_log);
+    ims.stop();
+
+    const std::string decode = " -d udp.port==" + port + ",sip ";
+    // The 401: WWW-Authenticate with algorithm AKAv1-MD5, qop auth and a nonce that is the
+    // base64 of RAND (16) || AUTN (16) = 32 bytes = 44 base64 characters.
+    const std::string challenge = without_quotes(run_command(
+        "tshark -r " + capture + decode +
+        "-Y 'sip.Status-Code == 401' -T fields -E separator='|' -e sip.auth.scheme "
+        "-e sip.auth.algorithm -e sip.auth.qop -e sip.auth.realm -e sip.auth.nonce 2>/dev/null"));
+    ASSERT_EQ(count_lines(challenge), 1u) << challenge;
+    EXPECT_NE(challenge.find("Digest|AKAv1-MD5|"), std::string::npos) << challenge;
+    EXPECT_NE(challenge.find("|ims.example|"), std::string::npos) << challenge;
+    const std::string nonce = challenge.substr(challenge.rfind('|') + 1);
+    EXPECT_EQ(nonce.size(), 44u + 1u) << nonce;  // + the newline
+    // The answer: a REGISTER with Authorization carrying the same nonce, the IMPI as username,
+    // AKAv1-MD5, nc and cnonce, and a 32-hex-digit response; then 200.
+    const std::string answer = without_quotes(run_command(
+        "tshark -r " + capture + decode +
+        "-Y 'sip.Method == \"REGISTER\" && sip.auth.digest.response' -T fields -E separator='|' "
+        "-e sip.auth.username -e sip.auth.algorithm -e sip.auth.nc -e sip.auth.digest.response "
+        "-e sip.auth.nonce 2>/dev/null"));
+    ASSERT_EQ(count_lines(answer), 1u) << answer;
+    EXPECT_EQ(answer.rfind("alice@ims.example|AKAv1-MD5|00000001|", 0), 0u) << answer;
+    EXPECT_EQ(answer.substr(answer.rfind('|') + 1), nonce) << answer;
+    const std::string ok = run_command("tshark -r " + capture + decode +
+                                       "-Y 'sip.Status-Code == 200 && sip.CSeq.method == "
+                                       "\"REGISTER\"' 2>/dev/null");
+    EXPECT_EQ(count_lines(ok), 1u) << ok;
     const std::string malformed =
         run_command("tshark -r " + capture + decode + "-Y '_ws.malformed || _ws.expert.severity " +
                     ">= error' 2>/dev/null");

@@ -3,6 +3,11 @@
 // build tree (IMSP2P_BINARY_DIR when defined, else next to this test's build directory).
 #include <imsp2p/sip/ims_core.hpp>
 
+#include <imsp2p/pana/hss.hpp>
+#include <imsp2p/pana/usim.hpp>
+#include <imsp2p/sip/aka_credentials.hpp>
+#include <imsp2p/sip/user_agent.hpp>
+
 #include <imsp2p_test/temporary_directory.hpp>
 
 #include <gtest/gtest.h>
@@ -291,6 +296,56 @@ TEST_F(ImsCoreProgram, UsersRegistrationsAndRestart) {
     EXPECT_EQ(run({"user", "remove", "sip:alice@ims.example"}, &output), 1) << output;
     ASSERT_EQ(run({"user", "list"}, &output), 0);
     EXPECT_EQ(output, "");
+}
+
+TEST_F(ImsCoreProgram, HssSubscribersRegisterWithAka) {
+    namespace sip = imsp2p::sip;
+    namespace core = imsp2p::core;
+    namespace pana = imsp2p::pana;
+    std::string output;
+    ASSERT_EQ(run({"user", "add", "sip:alice@ims.example", "--impi", "alice@ims.example",
+                   "--password", "md5-secret"},
+                  &output),
+              0)
+        << output;
+    // K and OPc provisioned in the HSS store the config names (relative to the config file).
+    pana::usim_profile profile;
+    profile.impi = core::impi::parse("alice@ims.example");
+    for (std::size_t i = 0; i < profile.k.size(); ++i) {
+        profile.k[i] = static_cast<std::uint8_t>(0x11 * (i + 1));
+        profile.opc[i] = static_cast<std::uint8_t>(0xa0 + i);
+    }
+    {
+        auto store = pana::subscriber_store::open(directory_.path() / "hss.sqlite");
+        pana::subscriber_record record;
+        record.impi = profile.impi;
+        record.k = profile.k;
+        record.opc = profile.opc;
+        store.create(record);
+    }
+    {
+        std::ofstream config(directory_.path() / "ims-core.json");
+        config << R"({"realm": "ims.example", "hss": {"database": "hss.sqlite"}})";
+    }
+    auto server = start();
+    sip::user_agent_settings settings;
+    settings.aor = "sip:alice@ims.example";
+    settings.registrar = "sip:127.0.0.1:" + std::to_string(port_);
+    settings.credentials = std::make_shared<sip::aka_credentials>(pana::usim(profile));
+    {
+        sip::user_agent ua(settings, core::logger("ua", nullptr, core::log_level::off));
+        EXPECT_EQ(ua.register_now(8s).status, 200);
+    }
+    // The MD5 password no longer works for an HSS subscriber: the challenge is AKAv1-MD5.
+    settings.credentials =
+        std::make_shared<sip::password_credentials>("alice@ims.example", "md5-secret");
+    {
+        sip::user_agent ua(settings, core::logger("ua", nullptr, core::log_level::off));
+        EXPECT_NE(ua.register_now(8s).status, 200);
+    }
+    server->signal(SIGTERM);
+    EXPECT_EQ(server->wait(10s), 0) << server->output();
+    EXPECT_NE(server->output().find("AKAv1-MD5"), std::string::npos) << server->output();
 }
 
 }  // namespace

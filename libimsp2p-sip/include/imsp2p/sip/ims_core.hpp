@@ -95,6 +95,16 @@ struct ims_core_settings {
     /** Trust requests that come over a registration flow (P-CSCF behaviour) instead of
      *  challenging them with 407. */
     bool trust_registration_flow = true;
+    /**
+     * The HSS subscriber store (the SQLite file `imsp2p-aka provision --db` writes). When set
+     * and no authenticator factory is given to ims_core, subscribers provisioned there
+     * register with Digest AKAv1-MD5 (3GPP AKA, RFC 3310) and every other subscriber with
+     * Digest MD5. Empty: Digest MD5 only.
+     */
+    std::filesystem::path hss_database;
+    /** The 0600 file holding the HSS master key that wraps K and OPc at rest (as given to
+     *  `imsp2p-aka --master-key`); empty: the store is read without one. */
+    std::filesystem::path hss_master_key_file;
 
     /**
      * Reads settings from a configuration document:
@@ -106,7 +116,9 @@ struct ims_core_settings {
      *                        "as": "sip:127.0.0.1:5070"},
      *                       {"method": "PUBLISH", "request_uri": "sip:.*@ims\\.example",
      *                        "as": "sip:127.0.0.1:5070"}],
-     *   "trusted_as": ["127.0.0.1:5070"]}`.
+     *   "trusted_as": ["127.0.0.1:5070"],
+     *   "hss": {"database": "hss.sqlite", "master_key": "hss-master.key"}}`.
+     * Relative paths are resolved against the configuration file's folder.
      * @param config the configuration
      * @return the settings
      * @throws std::system_error with core configuration errors (wrong type, bad value)

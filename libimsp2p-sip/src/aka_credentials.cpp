@@ -42,6 +42,10 @@ std::optional<auth_credentials> aka_credentials::answer(const auth_challenge& ch
         return credentials;
     }
     credentials.secret.assign(result.res.begin(), result.res.end());
+    keys_.emplace();
+    keys_->rand = nonce.rand;
+    keys_->ck = result.ck;
+    keys_->ik = result.ik;
     if (!profile_file_.empty()) {
         card_.save(profile_file_, ec);
         if (ec) {
@@ -54,6 +58,11 @@ std::optional<auth_credentials> aka_credentials::answer(const auth_challenge& ch
 pana::usim_profile aka_credentials::profile() const {
     const std::lock_guard lock(mutex_);
     return card_.profile();
+}
+
+std::optional<aka_session_keys> aka_credentials::session_keys() const {
+    const std::lock_guard lock(mutex_);
+    return keys_;
 }
 
 }  // namespace imsp2p::sip

@@ -71,11 +71,20 @@ TEST_F(AkaCredentials, AnswersWithRawResAndAdvancesTheWindow) {
     EXPECT_EQ(answer->secret, core::byte_vector(vector.xres.begin(), vector.xres.end()));
     EXPECT_TRUE(answer->auts.empty());
     EXPECT_EQ(provider.profile().window.highest(), vector.sequence);
-    // The same challenge again is a replay for the USIM: AUTS instead of RES.
+    // CK and IK equal the HSS's, for a later security association.
+    const auto keys = provider.session_keys();
+    ASSERT_TRUE(keys);
+    EXPECT_EQ(keys->rand, vector.rand);
+    EXPECT_EQ(keys->ck, vector.ck);
+    EXPECT_EQ(keys->ik, vector.ik);
+    // The same challenge again is a replay for the USIM: AUTS instead of RES, and the keys of
+    // the accepted run stay.
     const auto replay = provider.answer(offered);
     ASSERT_TRUE(replay);
     EXPECT_TRUE(replay->secret.empty());
     EXPECT_EQ(replay->auts.size(), 14U);
+    ASSERT_TRUE(provider.session_keys());
+    EXPECT_EQ(provider.session_keys()->ck, vector.ck);
 }
 
 TEST_F(AkaCredentials, SqnAheadOfTheHssGivesAutsTheHssAccepts) {
@@ -109,6 +118,7 @@ TEST_F(AkaCredentials, RefusesANetworkWithABadMac) {
     EXPECT_TRUE(answer->secret.empty());
     EXPECT_TRUE(answer->auts.empty());
     EXPECT_EQ(provider.profile().window.highest(), before);
+    EXPECT_FALSE(provider.session_keys());
 }
 
 TEST_F(AkaCredentials, IgnoresOtherAlgorithmsAndBadNonces) {

@@ -33,6 +33,22 @@ namespace imsp2p::sip {
  * answered (std::nullopt). Thread-safe: answer() runs on the user agent's stack thread while
  * profile() may be called from any thread.
  */
+/**
+ * The cipher and integrity keys of the last successful AKA run (TS 33.102 §6.3.3), for a
+ * future IPsec or TLS security association (TS 33.203). Secret: wiped when destroyed.
+ */
+struct aka_session_keys {
+    pana::aka_rand rand{};  ///< The RAND of the challenge the keys were derived from.
+    pana::aka_ck ck{};      ///< CK (f3). Secret.
+    pana::aka_ik ik{};      ///< IK (f4). Secret.
+
+    /** Wipes CK and IK. */
+    ~aka_session_keys() {
+        pana::wipe(ck);
+        pana::wipe(ik);
+    }
+};
+
 class IMSP2P_SIP_EXPORT aka_credentials final : public credentials_provider {
   public:
     /**
@@ -52,12 +68,18 @@ class IMSP2P_SIP_EXPORT aka_credentials final : public credentials_provider {
     std::optional<auth_credentials> answer(const auth_challenge& challenge) override;
     /** @return a copy of the USIM's profile with its current SQN window (contains K and OPc) */
     [[nodiscard]] pana::usim_profile profile() const;
+    /**
+     * @return a copy of CK and IK from the last challenge the USIM accepted (RES sent), or
+     *         std::nullopt before any; callable from any thread
+     */
+    [[nodiscard]] std::optional<aka_session_keys> session_keys() const;
 
   private:
     mutable std::mutex mutex_;
     pana::usim card_;
     std::filesystem::path profile_file_;
     core::logger log_;
+    std::optional<aka_session_keys> keys_;
 };
 
 }  // namespace imsp2p::sip

@@ -11,15 +11,15 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <condition_variable>
-#include <deque>
 #include <exception>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -29,166 +29,12 @@ namespace imsp2p::drm {
 namespace {
 
 constexpr std::size_t block_size = 16 * 1024;  // BEP 52 merkle leaf size
-constexpr std::size_t batch_count = 6;
-constexpr std::size_t min_batch_size = 1024 * 1024;
-
-/** v1 SHA-1 piece hashes of one single-file torrent, fed in order. */
-class v1_piece_hasher {
-  public:
-    explicit v1_piece_hasher(std::uint32_t piece_size)
-        : sha1_(core::hash_algorithm::sha1), piece_size_(piece_size) {}
-
-    void update(core::byte_view data) {
-        while (!data.empty()) {
-            const std::size_t take =
-                static_cast<std::size_t>(std::min<std::uint64_t>(data.size(), piece_size_ - fill_));
-            sha1_.update(data.first(take));
-            fill_ += take;
-            data = data.subspan(take);
-            if (fill_ == piece_size_)
-                finish_piece();
-        }
-    }
-
-    void finish() {
-        if (fill_ > 0)
-            finish_piece();
-    }
-
-    std::vector<core::sha1_digest> piece_hashes;
-
-  private:
-    void finish_piece() {
-        core::sha1_digest digest{};
-        sha1_.finish(digest);
-        piece_hashes.push_back(digest);
-        fill_ = 0;
-    }
-
-    core::hasher sha1_;
-    std::uint32_t piece_size_;
-    std::uint64_t fill_ = 0;
-};
-
-/** v2 (BEP 52) SHA-256 piece roots of one single-file torrent, fed in order. */
-class v2_piece_hasher {
-  public:
-    v2_piece_hasher(std::uint32_t piece_size, std::uint64_t total_size)
-        : sha256_(core::hash_algorithm::sha256),
-          piece_size_(piece_size),
-          single_piece_(total_size <= piece_size) {}
-
-    void update(core::byte_view data) {
-        while (!data.empty()) {
-            const std::size_t take = std::min(data.size(), block_size - block_fill_);
-            sha256_.update(data.first(take));
-            block_fill_ += take;
-            piece_fill_ += take;
-            data = data.subspan(take);
-            if (block_fill_ == block_size)
-                finish_block();
-            if (piece_fill_ == piece_size_)
-                finish_piece();
-        }
-    }
-
-    void finish() {
-        if (block_fill_ > 0)
-            finish_block();
-        if (piece_fill_ > 0)
-            finish_piece();
-    }
-
-    std::vector<core::sha256_digest> piece_roots;
-
-  private:
-    void finish_block() {
-        core::sha256_digest leaf{};
-        sha256_.finish(leaf);
-        leaves_.push_back(leaf);
-        block_fill_ = 0;
-    }
-
-    void finish_piece() {
-        // BEP 52: leaves past the end of the file are zero hashes. A piece of a multi-piece
-        // file is a full subtree of piece_size/16 KiB leaves; a file of one piece is padded
-        // to the next power of two only.
-        std::size_t width = 1;
-        while (width < leaves_.size())
-            width *= 2;
-        if (!single_piece_)
-            width = piece_size_ / block_size;
-        leaves_.resize(width, core::sha256_digest{});
-        while (leaves_.size() > 1) {
-            for (std::size_t index = 0; index < leaves_.size() / 2; ++index) {
-                std::uint8_t pair[64];
-                std::copy(leaves_[2 * index].begin(), leaves_[2 * index].end(), pair);
-                std::copy(leaves_[2 * index + 1].begin(), leaves_[2 * index + 1].end(), pair + 32);
-                leaves_[index] = core::sha256(pair);
-            }
-            leaves_.resize(leaves_.size() / 2);
-        }
-        piece_roots.push_back(leaves_.front());
-        leaves_.clear();
-        piece_fill_ = 0;
-    }
-
-    core::hasher sha256_;
-    std::uint32_t piece_size_;
-    bool single_piece_;
-    std::size_t block_fill_ = 0;
-    std::uint64_t piece_fill_ = 0;
-    std::vector<core::sha256_digest> leaves_;
-};
-
-/** Both hashes of a hybrid torrent. */
-struct piece_hasher {
-    piece_hasher(std::uint32_t piece_size, std::uint64_t total_size)
-        : v1(piece_size), v2(piece_size, total_size) {}
-    v1_piece_hasher v1;
-    v2_piece_hasher v2;
-};
-
-struct batch {
-    core::byte_vector data;
-    std::size_t size = 0;
-    std::atomic<int> pending{0};  // hash workers still reading it
-};
-
-/** A closable blocking queue of batch pointers. */
-class batch_queue {
-  public:
-    void push(batch* item) {
-        {
-            const std::lock_guard lock(mutex_);
-            items_.push_back(item);
-        }
-        ready_.notify_one();
-    }
-    /** @return the next batch, or nullptr once closed and drained */
-    batch* pop() {
-        std::unique_lock lock(mutex_);
-        ready_.wait(lock, [this] { return !items_.empty() || closed_; });
-        if (items_.empty())
-            return nullptr;
-        batch* item = items_.front();
-        items_.pop_front();
-        return item;
-    }
-    void close() {
-        {
-            const std::lock_guard lock(mutex_);
-            closed_ = true;
-        }
-        ready_.notify_all();
-    }
-
-  private:
-    std::mutex mutex_;
-    std::condition_variable ready_;
-    std::deque<batch*> items_;
-    bool closed_ = false;
-};
+/** Container bytes per work unit at least (a unit is whole pieces, so units hash on their own). */
+constexpr std::uint64_t min_unit_size = 1u << 20;
+/** Container bytes read, sealed, hashed and written in one step (stays in the L2 cache). */
+constexpr std::size_t min_chunk_size = 256u * 1024u;
+/** Most threads a call uses, whatever options.threads says. */
+constexpr unsigned max_threads = 16;
 
 class file_descriptor {
   public:
@@ -210,23 +56,38 @@ class file_descriptor {
     int fd_;
 };
 
-bool read_exactly(int fd, std::uint8_t* out, std::size_t size) {
-    std::size_t done = 0;
-    while (done < size) {
-        const ssize_t got = ::read(fd, out + done, size - done);
+/** Reads exactly the bytes the vectors describe from @p offset; false on error or a short file. */
+bool read_vectors_at(int fd, iovec* vectors, int count, std::uint64_t offset) {
+    while (count > 0 && vectors->iov_len == 0) {  // an empty input's one segment
+        ++vectors;
+        --count;
+    }
+    while (count > 0) {
+        const ssize_t got = ::preadv(fd, vectors, count, static_cast<off_t>(offset));
         if (got < 0 && errno == EINTR)
             continue;
         if (got <= 0)
             return false;
-        done += static_cast<std::size_t>(got);
+        offset += static_cast<std::uint64_t>(got);
+        auto left = static_cast<std::size_t>(got);
+        while (count > 0 && left >= vectors->iov_len) {
+            left -= vectors->iov_len;
+            ++vectors;
+            --count;
+        }
+        if (count > 0) {
+            vectors->iov_base = static_cast<std::uint8_t*>(vectors->iov_base) + left;
+            vectors->iov_len -= left;
+        }
     }
     return true;
 }
 
-bool write_all(int fd, const std::uint8_t* data, std::size_t size) {
+bool write_all_at(int fd, const std::uint8_t* data, std::size_t size, std::uint64_t offset) {
     std::size_t done = 0;
     while (done < size) {
-        const ssize_t put = ::write(fd, data + done, size - done);
+        const ssize_t put =
+            ::pwrite(fd, data + done, size - done, static_cast<off_t>(offset + done));
         if (put < 0 && errno == EINTR)
             continue;
         if (put <= 0)
@@ -242,122 +103,243 @@ std::filesystem::path temporary_name(const std::filesystem::path& path) {
     return temporary;
 }
 
-/** Runs the encrypt/write (calling thread) and hash (two workers) pipeline. */
-void run_pipeline(int input, int output, const container_header& header,
-                  const core::byte_vector& header_bytes, segment_cipher& cipher,
-                  piece_hasher& hashes, const package_options& options, std::error_code& ec) {
-    const std::size_t batch_size = std::max<std::size_t>(header.segment_size, min_batch_size);
-    std::vector<batch> storage(batch_count);
-    batch_queue free_batches;
-    for (batch& item : storage) {
-        item.data.resize(batch_size);
-        free_batches.push(&item);
-    }
-    // Two hash workers (SHA-1 for v1, SHA-256 for v2) read every batch; the last one to
-    // finish with a batch returns it to the free list. The calling thread encrypts and writes.
-    const bool pipelined = options.threads >= 2;
-    std::exception_ptr hasher_errors[2];
-    batch_queue full_batches[2];
-    std::thread workers[2];
-    const auto release = [&](batch* item) {
-        if (item->pending.fetch_sub(1, std::memory_order_acq_rel) == 1)
-            free_batches.push(item);
-    };
-    const auto hash_loop = [&](int which) {
-        while (batch* item = full_batches[which].pop()) {
-            if (!hasher_errors[which]) {
-                try {
-                    const core::byte_view data = core::byte_view(item->data).first(item->size);
-                    if (which == 0)
-                        hashes.v1.update(data);
-                    else
-                        hashes.v2.update(data);
-                } catch (...) {
-                    hasher_errors[which] = std::current_exception();
-                }
-            }
-            release(item);
-        }
-    };
-    const auto stop_workers = [&] {
-        if (!pipelined)
-            return;
-        for (int which = 0; which < 2; ++which) {
-            full_batches[which].close();
-            workers[which].join();
-        }
-    };
-    if (pipelined) {
-        workers[0] = std::thread(hash_loop, 0);
-        workers[1] = std::thread(hash_loop, 1);
-    }
-    const auto flush = [&](batch* item) {
-        if (!write_all(output, item->data.data(), item->size)) {
-            ec = core::errc::io_error;
-            free_batches.push(item);
-            return;
-        }
-        if (pipelined) {
-            item->pending.store(2, std::memory_order_release);
-            full_batches[0].push(item);
-            full_batches[1].push(item);
-        } else {
-            const core::byte_view data = core::byte_view(item->data).first(item->size);
-            hashes.v1.update(data);
-            hashes.v2.update(data);
-            free_batches.push(item);
-        }
-    };
+/** What every worker needs to know about the container being written; read-only. */
+struct package_plan {
+    const container_header* header = nullptr;
+    core::byte_view header_bytes;
+    core::byte_view cek;
+    std::uint64_t container_size = 0;
+    std::uint32_t piece_size = 0;
+    std::uint64_t unit_size = 0;  // whole pieces, a multiple of chunk_size
+    std::uint64_t unit_count = 0;
+    std::size_t chunk_size = 0;  // whole segment slots, a divisor of unit_size
+    bool single_piece = false;   // BEP 52: one piece pads its tree to a power of two only
+    int input = -1;
+    int output = -1;
+};
 
-    batch* current = free_batches.pop();
-    std::copy(header_bytes.begin(), header_bytes.end(), current->data.begin());
-    current->size = header_bytes.size();
-    const std::uint64_t count = header.segment_count();
-    std::uint64_t done = 0;
+/** State shared by the workers of one call: the next unit, progress, results, first error. */
+struct package_progress {
+    std::atomic<std::uint64_t> next_unit{0};
+    std::atomic<std::uint64_t> plaintext_done{0};
+    std::atomic<bool> failed{false};
+    std::mutex error_mutex;
+    std::error_code error;
+    std::vector<core::sha1_digest> piece_hashes;   // one slot per piece, each written once
+    std::vector<core::sha256_digest> piece_roots;  // one slot per piece, each written once
+
+    void fail(std::error_code ec) {
+        const std::lock_guard lock(error_mutex);
+        if (!error)
+            error = ec;
+        failed.store(true, std::memory_order_release);
+    }
+};
+
+/** BEP 52 root of one piece: @p leaves padded with zero hashes to @p width (a power of two). */
+core::sha256_digest piece_root(std::vector<core::sha256_digest>& leaves, std::size_t width) {
+    leaves.resize(width, core::sha256_digest{});
+    std::uint8_t pair[64];
+    while (leaves.size() > 1) {
+        for (std::size_t index = 0; index < leaves.size() / 2; ++index) {
+            std::copy(leaves[2 * index].begin(), leaves[2 * index].end(), pair);
+            std::copy(leaves[2 * index + 1].begin(), leaves[2 * index + 1].end(), pair + 32);
+            leaves[index] = core::sha256(pair);
+        }
+        leaves.resize(leaves.size() / 2);
+    }
+    return leaves.front();
+}
+
+/**
+ * One packaging thread: takes units (whole pieces of the container) until none is left, and for
+ * each step of chunk_size bytes reads the plaintext, seals the segments in place, hashes the
+ * stored bytes (SHA-1 of the piece, SHA-256 of each 16 KiB leaf) and writes them at their
+ * offset, so each byte is touched while it is in the cache. Holds one chunk of memory.
+ */
+class package_worker {
+  public:
+    package_worker(const package_plan& plan, package_progress& progress)
+        : plan_(plan),
+          progress_(progress),
+          cipher_(plan.cek, *plan.header, plan.header_bytes),
+          sha1_(core::hash_algorithm::sha1),
+          sha256_(core::hash_algorithm::sha256),
+          buffer_(plan.chunk_size) {
+        leaves_.reserve(plan.piece_size / block_size);
+    }
+
+    /** Runs units until done or failed; @p after_unit (may be empty) runs after each unit. */
+    void run(const std::function<void()>& after_unit) {
+        while (!progress_.failed.load(std::memory_order_acquire)) {
+            const std::uint64_t unit = progress_.next_unit.fetch_add(1, std::memory_order_relaxed);
+            if (unit >= plan_.unit_count)
+                return;
+            std::error_code ec;
+            process_unit(unit, ec);
+            if (ec) {
+                progress_.fail(ec);
+                return;
+            }
+            if (after_unit)
+                after_unit();
+        }
+    }
+
+  private:
+    void process_unit(std::uint64_t unit, std::error_code& ec) {
+        const std::uint64_t begin = unit * plan_.unit_size;
+        const std::uint64_t end = std::min(begin + plan_.unit_size, plan_.container_size);
+        for (std::uint64_t offset = begin; offset < end && !ec; offset += plan_.chunk_size) {
+            const auto size =
+                static_cast<std::size_t>(std::min<std::uint64_t>(plan_.chunk_size, end - offset));
+            const std::uint64_t plain = fill_chunk(offset, size, ec);
+            if (ec)
+                return;
+            hash_chunk(offset, size);
+            if (!write_all_at(plan_.output, buffer_.data(), size, offset)) {
+                ec = core::errc::io_error;
+                return;
+            }
+            progress_.plaintext_done.fetch_add(plain, std::memory_order_relaxed);
+        }
+    }
+
+    /** Puts the stored bytes of container [offset, offset + size) in the buffer.
+     *  @return the plaintext bytes it holds */
+    std::uint64_t fill_chunk(std::uint64_t offset, std::size_t size, std::error_code& ec) {
+        const container_header& header = *plan_.header;
+        const std::uint64_t slot_size = header.segment_size;
+        const std::uint64_t first_slot = offset / slot_size;
+        const std::uint64_t slot_end = (offset + size + slot_size - 1) / slot_size;
+        iovec vectors[min_chunk_size / min_segment_size];  // chunk_size / S slots at most
+        int vector_count = 0;
+        std::uint64_t first_segment = 0;
+        std::uint64_t plain_total = 0;
+        for (std::uint64_t slot = first_slot; slot < slot_end; ++slot) {
+            std::uint8_t* at = buffer_.data() + (slot - first_slot) * slot_size;
+            if (slot == 0) {
+                std::copy(plan_.header_bytes.begin(), plan_.header_bytes.end(), at);
+                continue;
+            }
+            const std::uint64_t segment = slot - 1;
+            if (vector_count == 0)
+                first_segment = segment;
+            const std::uint64_t plain = header.segment_plaintext_size(segment);
+            vectors[vector_count++] = iovec{at, static_cast<std::size_t>(plain)};
+            plain_total += plain;
+        }
+        if (vector_count > 0 && !read_vectors_at(plan_.input, vectors, vector_count,
+                                                 first_segment * header.chunk_size())) {
+            ec = core::errc::io_error;  // the input shrank while being packaged
+            return 0;
+        }
+        for (std::uint64_t slot = std::max<std::uint64_t>(first_slot, 1); slot < slot_end; ++slot) {
+            const std::uint64_t segment = slot - 1;
+            std::uint8_t* at = buffer_.data() + (slot - first_slot) * slot_size;
+            cipher_.seal(segment, core::mutable_byte_view(at, header.segment_stored_size(segment)),
+                         ec);
+            if (ec)
+                return 0;
+        }
+        return plain_total;
+    }
+
+    /** Hashes container [offset, offset + size), finishing every piece that ends in it. */
+    void hash_chunk(std::uint64_t offset, std::size_t size) {
+        for (std::size_t at = 0; at < size; at += block_size) {
+            const std::size_t take = std::min(block_size, size - at);
+            const core::byte_view block(buffer_.data() + at, take);
+            sha1_.update(block);
+            sha256_.update(block);
+            core::sha256_digest leaf{};
+            sha256_.finish(leaf);
+            leaves_.push_back(leaf);
+            const std::uint64_t done = offset + at + take;
+            if (done % plan_.piece_size == 0 || done == plan_.container_size)
+                finish_piece((done - 1) / plan_.piece_size);
+        }
+    }
+
+    void finish_piece(std::uint64_t piece) {
+        sha1_.finish(progress_.piece_hashes[piece]);
+        std::size_t width = plan_.piece_size / block_size;
+        if (plan_.single_piece) {
+            width = 1;
+            while (width < leaves_.size())
+                width *= 2;
+        }
+        progress_.piece_roots[piece] = piece_root(leaves_, width);
+        leaves_.clear();
+    }
+
+    const package_plan& plan_;
+    package_progress& progress_;
+    segment_cipher cipher_;
+    core::hasher sha1_;
+    core::hasher sha256_;
+    core::byte_vector buffer_;
+    std::vector<core::sha256_digest> leaves_;
+};
+
+/** Runs a worker, turning exceptions into the call's first error. */
+void run_worker(const package_plan& plan, package_progress& progress,
+                const std::function<void()>& after_unit) {
     try {
-        for (std::uint64_t index = 0; index < count && !ec; ++index) {
-            const std::size_t plain = header.segment_plaintext_size(index);
-            const std::size_t stored = plain + segment_tag_size;
-            if (current->size + stored > current->data.size()) {
-                flush(current);
-                if (ec)
-                    break;
-                current = free_batches.pop();
-                current->size = 0;
-                if (options.progress)
-                    options.progress(done, header.plaintext_size);
-            }
-            std::uint8_t* slot = current->data.data() + current->size;
-            if (!read_exactly(input, slot, plain)) {
-                ec = core::errc::io_error;  // the input shrank while being packaged
-                break;
-            }
-            cipher.seal(index, core::mutable_byte_view(slot, stored), ec);
-            current->size += stored;
-            done += plain;
-        }
-        if (!ec) {
-            std::uint8_t extra = 0;
-            if (::read(input, &extra, 1) != 0)
-                ec = core::errc::io_error;  // the input grew
-        }
-        if (!ec)
-            flush(current);
-    } catch (...) {
-        stop_workers();
-        throw;
+        package_worker worker(plan, progress);
+        worker.run(after_unit);
+    } catch (const std::system_error& error) {
+        progress.fail(error.code());
+    } catch (const std::exception&) {
+        progress.fail(core::errc::crypto_failure);
     }
-    stop_workers();
-    for (const auto& error : hasher_errors) {
-        if (error)
-            std::rethrow_exception(error);
+}
+
+/**
+ * Packages with @p threads threads (the calling thread included) over units of whole pieces.
+ * @return the piece hashes and roots in @p progress; @p ec the first error
+ */
+void run_package(package_plan& plan, package_progress& progress, unsigned threads,
+                 const package_options& options, std::uint64_t plaintext_size,
+                 std::error_code& ec) {
+    // A unit is whole pieces and whole chunks; a chunk is whole segment slots (S and the piece
+    // size are powers of two with S <= piece size).
+    plan.unit_size = std::max<std::uint64_t>(plan.piece_size, min_unit_size);
+    plan.chunk_size = static_cast<std::size_t>(std::min<std::uint64_t>(
+        std::max<std::uint64_t>(plan.header->segment_size, min_chunk_size), plan.unit_size));
+    plan.unit_count = (plan.container_size + plan.unit_size - 1) / plan.unit_size;
+    plan.single_piece = plan.container_size <= plan.piece_size;
+    const std::uint64_t piece_count = (plan.container_size + plan.piece_size - 1) / plan.piece_size;
+    progress.piece_hashes.assign(piece_count, core::sha1_digest{});
+    progress.piece_roots.assign(piece_count, core::sha256_digest{});
+
+    const unsigned helpers = static_cast<unsigned>(std::min<std::uint64_t>(
+                                 std::clamp(threads, 1u, max_threads), plan.unit_count)) -
+                             1;
+    std::vector<std::thread> pool;
+    pool.reserve(helpers);
+    try {
+        for (unsigned index = 0; index < helpers; ++index)
+            pool.emplace_back([&] { run_worker(plan, progress, {}); });
+    } catch (const std::system_error& error) {
+        progress.fail(error.code());  // no thread: the started ones stop at their next unit
     }
-    if (!ec) {
-        hashes.v1.finish();
-        hashes.v2.finish();
+    const std::function<void()> report = [&] {
         if (options.progress)
-            options.progress(done, header.plaintext_size);
+            options.progress(progress.plaintext_done.load(std::memory_order_relaxed),
+                             plaintext_size);
+    };
+    run_worker(plan, progress, report);
+    for (std::thread& thread : pool)
+        thread.join();
+    ec = progress.error;
+    if (!ec) {
+        std::uint8_t extra = 0;
+        if (::pread(plan.input, &extra, 1, static_cast<off_t>(plaintext_size)) != 0)
+            ec = core::errc::io_error;  // the input grew
     }
+    if (!ec && options.progress)
+        options.progress(plaintext_size, plaintext_size);
 }
 
 }  // namespace
@@ -423,15 +405,25 @@ package_result package_file(const std::filesystem::path& input,
         ec = core::errc::io_error;
         return result;
     }
-    piece_hasher hashes(piece_size, container_size);
-    try {
-        segment_cipher cipher(cek, header, header_bytes);
-        run_pipeline(source.get(), sink.get(), header, header_bytes, cipher, hashes, options, ec);
-    } catch (const std::system_error& error) {
-        ec = error.code();
-    } catch (const std::exception&) {
-        ec = core::errc::crypto_failure;
+    // Reserve the whole container up front: the workers write their units out of order, and
+    // a full disk shows now rather than after most of the work.
+    if (::fallocate(sink.get(), 0, 0, static_cast<off_t>(container_size)) != 0 &&
+        errno != EOPNOTSUPP && errno != ENOSYS) {
+        ec = core::errc::io_error;
+        sink.close();
+        cleanup();
+        return result;
     }
+    package_plan plan;
+    plan.header = &header;
+    plan.header_bytes = header_bytes;
+    plan.cek = cek.view();
+    plan.container_size = container_size;
+    plan.piece_size = piece_size;
+    plan.input = source.get();
+    plan.output = sink.get();
+    package_progress progress;
+    run_package(plan, progress, options.threads, options, header.plaintext_size, ec);
     if (!sink.close() && !ec)
         ec = core::errc::io_error;
     if (ec) {
@@ -441,7 +433,7 @@ package_result package_file(const std::filesystem::path& input,
 
     const core::byte_vector torrent =
         detail::build_torrent(container_path.filename().string(), container_size, piece_size,
-                              hashes.v1.piece_hashes, hashes.v2.piece_roots, options.torrent, ec);
+                              progress.piece_hashes, progress.piece_roots, options.torrent, ec);
     if (ec) {
         cleanup();
         return result;
@@ -474,7 +466,7 @@ package_result package_file(const std::filesystem::path& input,
     result.segment_size = header.segment_size;
     result.segment_count = header.segment_count();
     result.piece_size = piece_size;
-    result.piece_count = hashes.v1.piece_hashes.size();
+    result.piece_count = progress.piece_hashes.size();
     result.infohash_v1 = summary.infohash_v1;
     result.infohash_v2 = summary.infohash_v2;
     result.content_type = header.content_type;

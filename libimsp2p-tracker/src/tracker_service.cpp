@@ -59,6 +59,7 @@ const core::migration schema[] = {
 };
 
 struct peer {
+    std::string id;  // the peer id (20 bytes)
     std::string ip;
     std::uint16_t port = 0;
     std::uint64_t uploaded = 0;
@@ -70,11 +71,59 @@ struct peer {
     clock_point last_seen{};
 };
 
+/**
+ * The peers of one torrent, stored contiguously (the announce pass over a whole swarm then
+ * reads memory in order instead of chasing one hash node per peer) and indexed by peer id.
+ * Removal moves the last peer into the hole, so pointers to peers are valid until the next
+ * add() or erase().
+ */
+class swarm {
+  public:
+    [[nodiscard]] peer* find(const std::string& id) {
+        const auto found = index_.find(id);
+        return found == index_.end() ? nullptr : &members_[found->second];
+    }
+    peer& add(const std::string& id) {
+        index_.emplace(id, members_.size());
+        try {
+            members_.emplace_back();
+        } catch (...) {
+            index_.erase(id);
+            throw;
+        }
+        members_.back().id = id;
+        return members_.back();
+    }
+    void erase(const peer& member) {
+        const auto at = static_cast<std::size_t>(&member - members_.data());
+        index_.erase(member.id);
+        if (at + 1 != members_.size()) {
+            members_[at] = std::move(members_.back());
+            index_.find(members_[at].id)->second = at;
+        }
+        members_.pop_back();
+    }
+    void clear() noexcept {
+        members_.clear();
+        index_.clear();
+    }
+    [[nodiscard]] std::size_t size() const noexcept { return members_.size(); }
+    [[nodiscard]] peer& operator[](std::size_t at) noexcept { return members_[at]; }
+    [[nodiscard]] std::vector<peer>::const_iterator begin() const noexcept {
+        return members_.begin();
+    }
+    [[nodiscard]] std::vector<peer>::const_iterator end() const noexcept { return members_.end(); }
+
+  private:
+    std::vector<peer> members_;
+    std::unordered_map<std::string, std::size_t> index_;  // peer id -> position in members_
+};
+
 struct torrent {
     std::int64_t id = 0;
     torrent_registration registration;
     std::uint64_t completed = 0;
-    std::unordered_map<std::string, peer> peers;  // by peer id
+    swarm peers;
     clock_point last_sweep{};
 };
 
@@ -133,12 +182,12 @@ struct tracker_service::state {
 
     void sweep(torrent& entry, clock_point now, std::size_t& dropped) {
         const auto limit = now - settings.peer_expiry;
-        for (auto it = entry.peers.begin(); it != entry.peers.end();) {
-            if (it->second.last_seen < limit) {
-                it = entry.peers.erase(it);
+        for (std::size_t at = 0; at < entry.peers.size();) {
+            if (entry.peers[at].last_seen < limit) {
+                entry.peers.erase(entry.peers[at]);  // the last peer moves to `at`
                 ++dropped;
             } else {
-                ++it;
+                ++at;
             }
         }
         entry.last_sweep = now;
@@ -149,7 +198,7 @@ struct tracker_service::state {
         out.torrent = entry.registration;
         out.completed = entry.completed;
         const auto limit = now - settings.peer_expiry;
-        for (const auto& [id, member] : entry.peers) {
+        for (const peer& member : entry.peers) {
             if (member.last_seen < limit) {
                 continue;
             }
@@ -282,24 +331,28 @@ announce_result tracker_service::announce(const announce_request& request, const
     if (now - entry->last_sweep > std::chrono::seconds(30)) {
         impl_->sweep(*entry, now, dropped);
     }
-    auto found = entry->peers.find(request.peer_id);
-    if (found != entry->peers.end() && found->second.subject != claims.subject &&
-        found->second.last_seen >= now - impl_->settings.peer_expiry) {
+    peer* found = entry->peers.find(request.peer_id);
+    if (found != nullptr && found->subject != claims.subject &&
+        found->last_seen >= now - impl_->settings.peer_expiry) {
         // Another subscriber's live peer: neither take over nor remove it.
         return refuse(errc::bad_announce, "peer_id is in use by another subscriber");
     }
+    // The announcing peer's own entry (none once stopped): compared by address in the pass
+    // below rather than by peer id, which would cost a string comparison per swarm member.
+    const peer* self_member = nullptr;
     if (request.event == announce_event::stopped) {
-        if (found != entry->peers.end()) {
-            entry->peers.erase(found);
+        if (found != nullptr) {
+            entry->peers.erase(*found);
         }
     } else {
-        if (found == entry->peers.end()) {
+        if (found == nullptr) {
             if (entry->peers.size() >= impl_->settings.max_peers_per_torrent) {
                 return refuse(errc::bad_announce, "swarm is full: try again later");
             }
-            found = entry->peers.emplace(request.peer_id, peer{}).first;
+            found = &entry->peers.add(request.peer_id);
         }
-        peer& self = found->second;
+        self_member = found;
+        peer& self = *found;
         self.ip = from.ip;
         self.port = request.port;
         self.uploaded = request.uploaded;
@@ -325,23 +378,23 @@ announce_result tracker_service::announce(const announce_request& request, const
                                 (entry->registration.state == torrent_state::active || is_operator);
     const bool self_is_seeder = request.left == 0;
     const auto limit = now - impl_->settings.peer_expiry;
-    using member_pointer = const std::pair<const std::string, peer>*;
+    using member_pointer = const peer*;
     thread_local std::vector<member_pointer> first;
     thread_local std::vector<member_pointer> others;
     first.clear();
     others.clear();
     std::uint32_t seeders = 0;
     std::uint32_t leechers = 0;
-    for (const auto& member : entry->peers) {
-        if (member.second.last_seen < limit) {
+    for (const peer& member : entry->peers) {
+        if (member.last_seen < limit) {
             continue;
         }
-        const bool seeder = member.second.left == 0;
+        const bool seeder = member.left == 0;
         ++(seeder ? seeders : leechers);
-        if (!receives_peers || member.first == request.peer_id || (self_is_seeder && seeder)) {
+        if (!receives_peers || &member == self_member || (self_is_seeder && seeder)) {
             continue;  // a seeder has no use for other seeders
         }
-        (member.second.operator_seed && seeder ? first : others).push_back(&member);
+        (member.operator_seed && seeder ? first : others).push_back(&member);
     }
     result.complete = seeders;
     result.incomplete = leechers;
@@ -358,8 +411,8 @@ announce_result tracker_service::announce(const announce_request& request, const
                 std::uniform_int_distribution<std::size_t> pick(index, size - 1);
                 std::swap((*list)[index], (*list)[pick(impl_->random)]);
                 const auto* member = (*list)[index];
-                result.peers.push_back({member->second.ip, member->second.port,
-                                        with_peer_id ? member->first : std::string()});
+                result.peers.push_back(
+                    {member->ip, member->port, with_peer_id ? member->id : std::string()});
             }
         }
     }

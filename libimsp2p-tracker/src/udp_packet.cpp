@@ -119,7 +119,9 @@ std::string ticket_from_url_data(std::string_view url_data, const request_limits
     if (!rest.empty() && rest.back() == '/') {
         rest.remove_suffix(1);
     }
-    std::string ticket = percent_decode(rest, ec);
+    // A ticket (a JWT) has no percent-escapes: skip the per-character decode then.
+    std::string ticket =
+        rest.find('%') == std::string_view::npos ? std::string(rest) : percent_decode(rest, ec);
     if (ec) {
         fail(ec, reason, "URL data has a bad percent-encoding");
         return {};

@@ -12,13 +12,21 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace imsp2p::tracker {
 
@@ -26,6 +34,13 @@ namespace net = boost::asio;
 using udp_endpoint = net::ip::udp::endpoint;
 
 namespace {
+
+/** Datagrams taken from the socket in one recvmmsg() call. */
+constexpr unsigned batch_size = 32;
+/** Batches drained before the handler yields to the io_context's other work. */
+constexpr int batches_per_wakeup = 8;
+/** Room for one datagram (the largest UDP payload). */
+constexpr std::size_t datagram_room = 65536;
 
 // The client address as 16 bytes (IPv4 as IPv4-mapped) and whether it is really IPv6.
 std::pair<std::array<std::uint8_t, 16>, bool> address_key(const net::ip::address& address) {
@@ -36,13 +51,113 @@ std::pair<std::array<std::uint8_t, 16>, bool> address_key(const net::ip::address
     return {v6.to_bytes(), !v6.is_v4_mapped()};
 }
 
-std::string endpoint_key(const udp_endpoint& remote) {
+/** Address (16 bytes, IPv4 mapped) and port (2 bytes, big endian) of a client. */
+using endpoint_bytes = std::array<std::uint8_t, 18>;
+
+endpoint_bytes endpoint_key(const udp_endpoint& remote) {
     const auto [bytes, ipv6] = address_key(remote.address());
-    std::string key(bytes.begin(), bytes.end());
-    key += static_cast<char>(remote.port() >> 8U);
-    key += static_cast<char>(remote.port() & 0xffU);
+    endpoint_bytes key{};
+    std::copy(bytes.begin(), bytes.end(), key.begin());
+    key[16] = static_cast<std::uint8_t>(remote.port() >> 8U);
+    key[17] = static_cast<std::uint8_t>(remote.port() & 0xffU);
     return key;
 }
+
+std::uint64_t load_le64(const std::uint8_t* bytes) noexcept {
+    std::uint64_t value = 0;
+    for (int i = 7; i >= 0; --i) {
+        value = (value << 8U) | bytes[i];
+    }
+    return value;
+}
+
+/** SipHash-2-4 (Aumasson and Bernstein): a keyed 64-bit PRF, fast on short inputs. */
+class siphash_key {
+  public:
+    explicit siphash_key(core::byte_view key) noexcept
+        : k0_(load_le64(key.data())), k1_(load_le64(key.data() + 8)) {}
+
+    /** @param data the message @return its SipHash-2-4 under this key */
+    [[nodiscard]] std::uint64_t operator()(core::byte_view data) const noexcept {
+        std::uint64_t v0 = k0_ ^ 0x736f6d6570736575ULL;
+        std::uint64_t v1 = k1_ ^ 0x646f72616e646f6dULL;
+        std::uint64_t v2 = k0_ ^ 0x6c7967656e657261ULL;
+        std::uint64_t v3 = k1_ ^ 0x7465646279746573ULL;
+        const auto round = [&] {
+            v0 += v1;
+            v1 = rotate(v1, 13);
+            v1 ^= v0;
+            v0 = rotate(v0, 32);
+            v2 += v3;
+            v3 = rotate(v3, 16);
+            v3 ^= v2;
+            v0 += v3;
+            v3 = rotate(v3, 21);
+            v3 ^= v0;
+            v2 += v1;
+            v1 = rotate(v1, 17);
+            v1 ^= v2;
+            v2 = rotate(v2, 32);
+        };
+        const auto absorb = [&](std::uint64_t word) {
+            v3 ^= word;
+            round();
+            round();
+            v0 ^= word;
+        };
+        const std::size_t whole = data.size() / 8 * 8;
+        for (std::size_t at = 0; at < whole; at += 8) {
+            absorb(load_le64(data.data() + at));
+        }
+        std::uint64_t last = static_cast<std::uint64_t>(data.size() & 0xffU) << 56U;
+        for (std::size_t at = whole; at < data.size(); ++at) {
+            last |= static_cast<std::uint64_t>(data[at]) << (8 * (at - whole));
+        }
+        absorb(last);
+        v2 ^= 0xffU;
+        round();
+        round();
+        round();
+        round();
+        return v0 ^ v1 ^ v2 ^ v3;
+    }
+
+  private:
+    static std::uint64_t rotate(std::uint64_t value, int bits) noexcept {
+        return (value << bits) | (value >> (64 - bits));
+    }
+
+    std::uint64_t k0_;
+    std::uint64_t k1_;
+};
+
+/** @return a fresh random 128-bit SipHash key */
+core::secret_bytes random_key() {
+    core::secret_bytes key(16);
+    core::random_bytes(key.mutable_view());
+    return key;
+}
+
+/** Hash of endpoint keys for the admission map (keyed, so clients cannot aim collisions). */
+struct endpoint_hash {
+    const siphash_key* key;
+    std::size_t operator()(const endpoint_bytes& endpoint) const noexcept {
+        return static_cast<std::size_t>((*key)(endpoint));
+    }
+};
+
+/** The receive and reply buffers of one batch; allocated once per server. */
+struct datagram_batch {
+    datagram_batch() : input(static_cast<std::size_t>(batch_size) * datagram_room) {}
+
+    std::vector<std::uint8_t> input;
+    std::array<mmsghdr, batch_size> received{};
+    std::array<iovec, batch_size> received_vectors{};
+    std::array<sockaddr_storage, batch_size> senders{};
+    std::array<std::string, batch_size> replies;
+    std::array<mmsghdr, batch_size> outgoing{};
+    std::array<iovec, batch_size> outgoing_vectors{};
+};
 
 }  // namespace
 
@@ -54,7 +169,9 @@ struct udp_tracker_server::state : std::enable_shared_from_this<udp_tracker_serv
           settings(std::move(config)),
           log(std::move(logger)),
           socket(net::make_strand(context)),
-          key(core::random_bytes(32)) {
+          key(random_key()),
+          mac(key.view()),
+          admissions(16, endpoint_hash{&mac}) {
         if (settings.connection_id_slot.count() <= 0) {
             settings.connection_id_slot = std::chrono::seconds(120);
         }
@@ -65,9 +182,9 @@ struct udp_tracker_server::state : std::enable_shared_from_this<udp_tracker_serv
     udp_server_settings settings;
     core::logger log;
     net::ip::udp::socket socket;
-    const core::byte_vector key;
-    std::array<std::uint8_t, 65536> buffer{};
-    udp_endpoint remote;
+    const core::secret_bytes key;  // the per-process connection id key
+    const siphash_key mac;
+    std::unique_ptr<datagram_batch> batch = std::make_unique<datagram_batch>();
     std::atomic<std::uint16_t> bound_port{0};
     std::atomic<bool> started{false};
     std::atomic<bool> stopping{false};
@@ -76,10 +193,10 @@ struct udp_tracker_server::state : std::enable_shared_from_this<udp_tracker_serv
     struct admission {
         std::string ticket;
         std::chrono::system_clock::time_point at;
-        std::list<std::string>::iterator order;
+        std::list<endpoint_bytes>::iterator order;
     };
-    std::unordered_map<std::string, admission> admissions;
-    std::list<std::string> admission_order;  // most recent first
+    std::unordered_map<endpoint_bytes, admission, endpoint_hash> admissions;
+    std::list<endpoint_bytes> admission_order;  // most recent first
 
     std::atomic<std::uint64_t> received{0};
     std::atomic<std::uint64_t> connects{0};
@@ -100,50 +217,42 @@ struct udp_tracker_server::state : std::enable_shared_from_this<udp_tracker_serv
         return seconds >= 0 ? seconds / length : (seconds - length + 1) / length;
     }
 
-    std::uint64_t connection_id(const udp_endpoint& from, std::int64_t slot) const {
-        const auto [bytes, ipv6] = address_key(from.address());
+    std::uint64_t connection_id(const endpoint_bytes& from, std::int64_t slot) const {
         std::array<std::uint8_t, 26> message{};
-        std::copy(bytes.begin(), bytes.end(), message.begin());
-        message[16] = static_cast<std::uint8_t>(from.port() >> 8U);
-        message[17] = static_cast<std::uint8_t>(from.port() & 0xffU);
+        std::copy(from.begin(), from.end(), message.begin());
         const auto value = static_cast<std::uint64_t>(slot);
         for (std::size_t i = 0; i < 8; ++i) {
             message[18 + i] = static_cast<std::uint8_t>(value >> (56 - 8 * i));
         }
-        const core::sha256_digest mac = core::hmac_sha256(key, message);
-        std::uint64_t id = 0;
-        for (std::size_t i = 0; i < 8; ++i) {
-            id = (id << 8U) | mac[i];
-        }
+        const std::uint64_t id = mac(message);
         // Never hand out the protocol id itself.
         return id == udp::protocol_id ? id ^ 1U : id;
     }
 
-    bool valid_id(const udp_endpoint& from, std::uint64_t id,
+    bool valid_id(const endpoint_bytes& from, std::uint64_t id,
                   std::chrono::system_clock::time_point when) const {
+        // Both candidates are always computed so that the time taken does not tell which
+        // slot (if any) matched; the comparison itself has no early exit.
         const std::int64_t slot = slot_of(when);
-        bool ok = false;
-        for (const std::int64_t candidate : {slot, slot - 1}) {
-            const std::uint64_t expected = connection_id(from, candidate);
-            std::array<std::uint8_t, 8> a{};
-            std::array<std::uint8_t, 8> b{};
-            for (std::size_t i = 0; i < 8; ++i) {
-                a[i] = static_cast<std::uint8_t>(expected >> (56 - 8 * i));
-                b[i] = static_cast<std::uint8_t>(id >> (56 - 8 * i));
-            }
-            ok = core::constant_time_equal(a, b) || ok;
-        }
-        return ok;
+        const std::uint64_t current = connection_id(from, slot) ^ id;
+        const std::uint64_t previous = connection_id(from, slot - 1) ^ id;
+        return (current == 0) | (previous == 0);
     }
 
-    void remember(const std::string& endpoint, const std::string& ticket,
+    void remember(const endpoint_bytes& endpoint, const std::string& ticket,
                   std::chrono::system_clock::time_point when) {
         if (settings.scrape_admissions == 0) {
             return;
         }
         if (const auto found = admissions.find(endpoint); found != admissions.end()) {
-            admission_order.erase(found->second.order);
-            admissions.erase(found);
+            // The common case (a client announcing again): no allocation, the ticket's
+            // storage is reused.
+            if (found->second.ticket != ticket) {
+                found->second.ticket.assign(ticket);
+            }
+            found->second.at = when;
+            admission_order.splice(admission_order.begin(), admission_order, found->second.order);
+            return;
         }
         admission_order.push_front(endpoint);
         admissions.emplace(endpoint, admission{ticket, when, admission_order.begin()});
@@ -153,76 +262,160 @@ struct udp_tracker_server::state : std::enable_shared_from_this<udp_tracker_serv
         }
     }
 
-    void receive();
-    void handle(std::size_t size);
-    void send(const std::string& datagram);
-    void send_error(std::uint32_t transaction_id, std::string_view message);
+    void wait();
+    void drain();
+    void send_replies(unsigned count);
+    bool handle(core::byte_view packet, const udp_endpoint& remote, std::string& reply);
+    void error_reply(std::uint32_t transaction_id, std::string_view message, std::string& reply);
 };
 
-void udp_tracker_server::state::receive() {
-    socket.async_receive_from(
-        net::buffer(buffer), remote,
-        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t size) {
-            if (self->stopping || ec == net::error::operation_aborted) {
-                return;
-            }
-            if (!ec) {
-                try {
-                    self->handle(size);
-                } catch (const std::exception& error) {
-                    self->log.error("udp request failed", {{"error", error.what()}});
-                }
-            } else {
-                self->log.debug("udp receive failed", {{"error", ec.message()}});
-            }
-            self->receive();
-        });
+// One wait for readability, then batches of recvmmsg() until the socket is empty (or the
+// batch budget is spent, so other handlers of a shared io_context get their turn).
+void udp_tracker_server::state::wait() {
+    socket.async_wait(net::socket_base::wait_read,
+                      [self = shared_from_this()](const boost::system::error_code& ec) {
+                          if (self->stopping || ec == net::error::operation_aborted) {
+                              return;
+                          }
+                          if (ec) {
+                              self->log.debug("udp wait failed", {{"error", ec.message()}});
+                          } else {
+                              self->drain();
+                          }
+                          if (!self->stopping) {
+                              self->wait();
+                          }
+                      });
 }
 
-void udp_tracker_server::state::send(const std::string& datagram) {
-    boost::system::error_code ignored;
-    socket.send_to(net::buffer(datagram), remote, 0, ignored);
+void udp_tracker_server::state::drain() {
+    datagram_batch& io_batch = *batch;
+    const int fd = socket.native_handle();
+    for (int round = 0; round < batches_per_wakeup; ++round) {
+        for (unsigned i = 0; i < batch_size; ++i) {
+            io_batch.received_vectors[i] = {io_batch.input.data() + i * datagram_room,
+                                            datagram_room};
+            msghdr& header = io_batch.received[i].msg_hdr;
+            header = msghdr{};
+            header.msg_name = &io_batch.senders[i];
+            header.msg_namelen = sizeof(sockaddr_storage);
+            header.msg_iov = &io_batch.received_vectors[i];
+            header.msg_iovlen = 1;
+            io_batch.received[i].msg_len = 0;
+        }
+        const int got = ::recvmmsg(fd, io_batch.received.data(), batch_size, MSG_DONTWAIT, nullptr);
+        if (got <= 0) {
+            if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                log.debug("udp receive failed", {{"error", std::strerror(errno)}});
+            }
+            return;
+        }
+        unsigned replies = 0;
+        for (unsigned i = 0; i < static_cast<unsigned>(got); ++i) {
+            const mmsghdr& message = io_batch.received[i];
+            udp_endpoint remote;
+            const auto name_size = static_cast<std::size_t>(message.msg_hdr.msg_namelen);
+            if (name_size > remote.capacity()) {
+                continue;
+            }
+            std::memcpy(remote.data(), &io_batch.senders[i], name_size);
+            remote.resize(name_size);
+            std::string& reply = io_batch.replies[replies];
+            reply.clear();
+            bool answer = false;
+            try {
+                answer = handle(
+                    core::byte_view(io_batch.input.data() + i * datagram_room, message.msg_len),
+                    remote, reply);
+            } catch (const std::exception& error) {
+                log.error("udp request failed", {{"error", error.what()}});
+            }
+            if (!answer) {
+                continue;
+            }
+            io_batch.outgoing_vectors[replies] = {reply.data(), reply.size()};
+            msghdr& header = io_batch.outgoing[replies].msg_hdr;
+            header = msghdr{};
+            header.msg_name = &io_batch.senders[i];
+            header.msg_namelen = message.msg_hdr.msg_namelen;
+            header.msg_iov = &io_batch.outgoing_vectors[replies];
+            header.msg_iovlen = 1;
+            ++replies;
+        }
+        send_replies(replies);
+        if (static_cast<unsigned>(got) < batch_size) {
+            return;
+        }
+    }
 }
 
-void udp_tracker_server::state::send_error(std::uint32_t transaction_id, std::string_view message) {
+void udp_tracker_server::state::send_replies(unsigned count) {
+    datagram_batch& io_batch = *batch;
+    const int fd = socket.native_handle();
+    unsigned done = 0;
+    while (done < count) {
+        const int sent = ::sendmmsg(fd, io_batch.outgoing.data() + done, count - done, 0);
+        if (sent > 0) {
+            done += static_cast<unsigned>(sent);
+            continue;
+        }
+        if (sent < 0 && errno == EINTR) {
+            continue;
+        }
+        if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            pollfd ready{fd, POLLOUT, 0};
+            if (::poll(&ready, 1, 100) > 0) {
+                continue;
+            }
+        }
+        // A reply that cannot be sent (unreachable or vanished client) is dropped, as
+        // UDP would; the next one is tried.
+        ++done;
+    }
+}
+
+void udp_tracker_server::state::error_reply(std::uint32_t transaction_id, std::string_view message,
+                                            std::string& reply) {
     errors.fetch_add(1, std::memory_order_relaxed);
-    send(udp::encode_error(transaction_id, message));
+    reply = udp::encode_error(transaction_id, message);
 }
 
-void udp_tracker_server::state::handle(std::size_t size) {
+bool udp_tracker_server::state::handle(core::byte_view packet, const udp_endpoint& remote,
+                                       std::string& reply) {
     received.fetch_add(1, std::memory_order_relaxed);
-    const core::byte_view packet(buffer.data(), size);
     if (!udp::answerable(packet)) {
         dropped.fetch_add(1, std::memory_order_relaxed);
-        return;
+        return false;
     }
     std::error_code ec;
     std::string reason;
     const udp::request request = udp::parse_request(packet, ec, &reason, service.settings().limits);
     const auto when = now();
+    const endpoint_bytes client = endpoint_key(remote);
     if (request.kind == udp::action::connect && !ec) {
         connects.fetch_add(1, std::memory_order_relaxed);
-        send(udp::encode_connect(request.transaction_id, connection_id(remote, slot_of(when))));
-        return;
+        reply = udp::encode_connect(request.transaction_id, connection_id(client, slot_of(when)));
+        return true;
     }
     if (request.kind != udp::action::connect && request.kind != udp::action::error &&
-        !valid_id(remote, request.connection_id, when)) {
+        !valid_id(client, request.connection_id, when)) {
         bad_ids.fetch_add(1, std::memory_order_relaxed);
-        send_error(request.transaction_id, "connection id is invalid or expired: connect again");
-        return;
+        error_reply(request.transaction_id, "connection id is invalid or expired: connect again",
+                    reply);
+        return true;
     }
     if (ec) {
-        send_error(request.transaction_id, "malformed request: " + reason);
-        return;
+        error_reply(request.transaction_id, "malformed request: " + reason, reply);
+        return true;
     }
-    const auto [address_bytes, ipv6] = address_key(remote.address());
+    const bool ipv6 = remote.address().is_v6() && !remote.address().to_v6().is_v4_mapped();
     if (request.kind == udp::action::announce) {
         announces.fetch_add(1, std::memory_order_relaxed);
         peer_address from;
         if (ipv6) {
-            from.ip.assign(address_bytes.begin(), address_bytes.end());
+            from.ip.assign(client.begin(), client.begin() + 16);
         } else {
-            from.ip.assign(address_bytes.begin() + 12, address_bytes.end());
+            from.ip.assign(client.begin() + 12, client.begin() + 16);
         }
         // The tracker decides (and counts) every refusal, a missing ticket included.
         announce_result result = service.announce(request.announce, from, when);
@@ -242,28 +435,29 @@ void udp_tracker_server::state::handle(std::size_t size) {
                                           {"peer", remote.address().to_string()},
                                           {"transport", "udp"}});
         } else {
-            remember(endpoint_key(remote), request.announce.ticket, when);
+            remember(client, request.announce.ticket, when);
         }
-        send(udp::encode_announce(request.transaction_id, result, ipv6));
-        return;
+        reply = udp::encode_announce(request.transaction_id, result, ipv6);
+        return true;
     }
     // Scrape: admitted by the ticket of this endpoint's last admitted announce.
-    const auto found = admissions.find(endpoint_key(remote));
+    const auto found = admissions.find(client);
     if (found == admissions.end() || slot_of(found->second.at) < slot_of(when) - 1) {
-        send_error(request.transaction_id,
-                   "ticket required: announce with a ticket before scraping");
-        return;
+        error_reply(request.transaction_id,
+                    "ticket required: announce with a ticket before scraping", reply);
+        return true;
     }
     scrape_request scrape;
     scrape.ticket = found->second.ticket;
     scrape.info_hashes = request.info_hashes;
     const auto stats = service.scrape(scrape, when, reason);
     if (!reason.empty()) {
-        send_error(request.transaction_id, reason);
-        return;
+        error_reply(request.transaction_id, reason, reply);
+        return true;
     }
     scrapes.fetch_add(1, std::memory_order_relaxed);
-    send(udp::encode_scrape(request.transaction_id, request.info_hashes, stats));
+    reply = udp::encode_scrape(request.transaction_id, request.info_hashes, stats);
+    return true;
 }
 
 udp_tracker_server::udp_tracker_server(tracker_service& service, udp_server_settings settings,
@@ -312,7 +506,7 @@ void udp_tracker_server::start(std::error_code& ec) {
                                               {"port", impl_->bound_port.load()}});
     net::post(impl_->socket.get_executor(), [impl = impl_] {
         if (!impl->stopping) {
-            impl->receive();
+            impl->wait();
         }
     });
 }

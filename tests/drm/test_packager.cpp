@@ -3,6 +3,7 @@
 #include <imsp2p/core/error.hpp>
 #include <imsp2p/core/key_file.hpp>
 #include <imsp2p/drm/error.hpp>
+#include <imsp2p/drm/torrent.hpp>
 
 #include <gtest/gtest.h>
 #include <imsp2p_test/temporary_directory.hpp>
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 
@@ -63,6 +65,42 @@ TEST(Packager, OneThreadAndTwoThreadsGiveTheSameLayoutAndBothDecrypt) {
         reader.decrypt_to(out, ec);
         ASSERT_FALSE(ec) << ec.message();
         EXPECT_EQ(out.str(), text);
+    }
+}
+
+// Inputs of several work units (1 MiB of whole pieces each) packaged by 1, 2 and 3 threads:
+// the units are written out of order, yet every torrent equals libtorrent's own hashing of the
+// container and the content decrypts back.
+TEST(Packager, AnyThreadCountGivesLibtorrentsHashesOverManyUnits) {
+    const temporary_folder folder;
+    std::mt19937 generator(7);
+    std::string content((3u << 20) + 12345, '\0');
+    for (char& c : content)
+        c = static_cast<char>(generator() & 0xff);
+    std::ofstream(folder.path() / "in.bin", std::ios::binary)
+        .write(content.data(), static_cast<std::streamsize>(content.size()));
+    for (const unsigned threads : {1u, 2u, 3u}) {
+        drm::package_options options;
+        options.segment_size = 1u << 14;
+        options.torrent.piece_size = 1u << 16;
+        options.threads = threads;
+        const std::string name = "out" + std::to_string(threads);
+        const drm::package_result result =
+            drm::package_file(folder.path() / "in.bin", folder.path() / (name + ".ipc"),
+                              folder.path() / (name + ".torrent"), options);
+        std::error_code ec;
+        const drm::torrent_summary expected = drm::inspect_torrent(
+            drm::make_torrent_by_hashing(result.container_path, options.torrent, ec), ec);
+        ASSERT_FALSE(ec) << ec.message();
+        EXPECT_EQ(expected.infohash_v1, result.infohash_v1) << threads;
+        EXPECT_EQ(expected.infohash_v2, result.infohash_v2) << threads;
+        EXPECT_EQ(fs::file_size(result.container_path), result.container_size);
+        drm::container_reader reader = drm::container_reader::open(result.container_path);
+        reader.set_key(result.cek, &result.kid, ec);
+        std::ostringstream out;
+        reader.decrypt_to(out, ec);
+        ASSERT_FALSE(ec) << ec.message();
+        EXPECT_TRUE(out.str() == content) << threads;
     }
 }
 

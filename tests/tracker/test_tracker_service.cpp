@@ -174,6 +174,29 @@ TEST_F(TrackerService, CountsCompletionsOncePerPeerAndForgetsStoppedPeers) {
     EXPECT_EQ(stats->completed, 1u);
 }
 
+// A swarm stores its peers contiguously and fills the hole a stopped peer leaves with its last
+// peer: every other peer must stay findable by its id (no duplicate on its next announce) and
+// the stopped one must not be handed out.
+TEST_F(TrackerService, StoppingOnePeerKeepsTheOthersFindableByTheirIds) {
+    for (const char peer : {'a', 'b', 'c', 'd'}) {
+        ASSERT_FALSE(announce(request(leech_, peer), 10).error);
+    }
+    auto stop = request(leech_, 'a');
+    stop.event = tracker::announce_event::stopped;
+    ASSERT_FALSE(announce(stop, 10).error);
+    for (const char peer : {'d', 'c', 'b'}) {
+        ASSERT_FALSE(announce(request(leech_, peer), 10).error);
+    }
+    EXPECT_EQ(service_->stats(hash_of('a'), test_now())->leechers, 3u);
+    const auto result = announce(request(leech_, 'b'), 10);
+    ASSERT_EQ(result.peers.size(), 2u);
+    for (const auto& handed : result.peers) {
+        EXPECT_TRUE(handed.peer_id == std::string(20, 'c') ||
+                    handed.peer_id == std::string(20, 'd'))
+            << handed.peer_id;
+    }
+}
+
 TEST_F(TrackerService, KeepsAnotherSubscribersPeerIdFromBeingTakenOverOrStopped) {
     ASSERT_FALSE(announce(request(leech_, 'l'), 1).error);
     imsp2p::core::ticket_claims claims;

@@ -3,13 +3,15 @@
  * The streaming packager (publisher side): plain file -> .ipc container + private hybrid
  * torrent, in one read of the input with bounded memory; and the content key file.
  *
- * Thread model of package_file(): the call blocks. The calling thread reads the input,
- * encrypts segments in place and writes the container; with threads >= 2 two internal threads
- * hash the written bytes, one the v1 SHA-1 pieces, the other the v2 SHA-256 16 KiB leaves and
- * piece roots, both fed the same batches from a bounded pool of 6 buffers of max(S, 1 MiB)
- * bytes, so memory stays O(S + 6 MiB) plus 52 bytes per piece whatever the input size. The
- * internal threads are joined before the call returns (also on error). The progress callback runs
- * on the calling thread.
+ * Thread model of package_file(): the call blocks. The container is cut into units of whole
+ * pieces (at least 1 MiB); each thread (the calling thread and threads - 1 internal ones, at most
+ * 16, never more than there are units) takes the next unit and, for each chunk of max(S, 256 KiB)
+ * bytes of it, reads the plaintext, seals the segments in place, hashes the stored bytes (SHA-1
+ * of the v1 piece, SHA-256 of each 16 KiB v2 leaf, then the piece root) and writes them at their
+ * offset, so each byte is handled while it is in the cache and the threads need no hand-off.
+ * Memory stays O(threads * max(S, 256 KiB)) plus 52 bytes per piece whatever the input size;
+ * the container's size is reserved up front (fallocate). The internal threads are joined before
+ * the call returns (also on error). The progress callback runs on the calling thread.
  */
 #pragma once
 
@@ -32,7 +34,7 @@ struct package_options {
     std::string content_type = "application/octet-stream";  ///< Stored in the metadata.
     std::string file_name;       ///< Stored in the metadata; empty: the input's file name.
     torrent_options torrent;     ///< Piece size, web seed, trackers.
-    unsigned threads = 2;        ///< 1: all on the calling thread; >= 2: two hash threads.
+    unsigned threads = 2;        ///< 1: all on the calling thread; n: n threads (caller too).
     progress_callback progress;  ///< Optional; (plaintext bytes done, total), calling thread.
 };
 

@@ -11,10 +11,11 @@
  * ticket (a JWT of 400+ characters) does not reach the tracker whole from libtorrent; a refused
  * ticket that arrived in exactly 255 bytes of URL data gets a reason saying so.
  *
- * Connection ids cannot be forged or replayed from elsewhere: a connection id is the first
- * 8 bytes of HMAC-SHA-256(key, client address (16 bytes, IPv4 as IPv4-mapped) || client port
- * (2 bytes) || time slot (8 bytes)), the slot being floor(now / connection_id_slot), with a
- * random 32-byte key created when the server is constructed (so ids do not survive a restart).
+ * Connection ids cannot be forged or replayed from elsewhere: a connection id is
+ * SipHash-2-4(key, client address (16 bytes, IPv4 as IPv4-mapped) || client port (2 bytes) ||
+ * time slot (8 bytes, big endian)), a keyed 64-bit PRF, the slot being
+ * floor(now / connection_id_slot), with a random 128-bit key created when the server is
+ * constructed (so ids do not survive a restart).
  * An id is accepted during the slot it was issued in and the next one, i.e. between one and two
  * slots (2 to 4 minutes by default; BEP 15 asks clients to reuse an id for at most one minute).
  * Datagrams with a wrong or expired id get the error "connection id is invalid or expired".
@@ -28,7 +29,9 @@
  * datagrams get an error response with the parser's reason. Nothing malformed changes state.
  *
  * Threads: all work happens in handlers of one io_context (its own or the host's), on one
- * strand; the host may run the io_context on several threads.
+ * strand; the host may run the io_context on several threads. When the socket is readable, a
+ * handler takes up to 32 datagrams per recvmmsg() call and sends their answers with one
+ * sendmmsg(), for at most 8 such batches before it yields to the io_context's other handlers.
  */
 #pragma once
 

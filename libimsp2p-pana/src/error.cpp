@@ -44,6 +44,48 @@ class pana_category final : public std::error_category {
                 return "digest response is wrong";
             case errc::digest_nonce_count_reused:
                 return "digest nonce count did not increase (replayed request)";
+            case errc::eap_tls_certificate_rejected:
+                return "EAP-TLS certificate of the other end failed verification";
+            case errc::eap_tls_identity_mismatch:
+                return "EAP identity does not match the client certificate's rfc822Name";
+            case errc::eap_fragment_too_large:
+                return "EAP-TLS message exceeds the reassembly limit";
+            case errc::eap_tls_framing:
+                return "EAP-TLS flags, length or fragment sequence is invalid";
+            case errc::eap_unexpected_message:
+                return "EAP message not expected in the current state";
+            case errc::token_unknown:
+                return "no one-pass token is stored for this identity";
+            case errc::token_expired:
+                return "one-pass token has expired";
+            case errc::token_used:
+                return "one-pass token was already used";
+            case errc::token_proof_mismatch:
+                return "proof of possession of the one-pass token is wrong";
+            case errc::token_service_unauthorized:
+                return "token service request is not authenticated";
+            case errc::pana_unknown_message_type:
+                return "PANA message type is unknown";
+            case errc::pana_bad_length:
+                return "PANA message length disagrees with the datagram size";
+            case errc::pana_reserved_bits:
+                return "PANA reserved field or flag bit is set";
+            case errc::pana_bad_flags:
+                return "PANA header flags do not fit the message type";
+            case errc::pana_bad_avp:
+                return "PANA AVP is truncated, misaligned or has reserved bits set";
+            case errc::pana_bad_auth:
+                return "PANA AUTH AVP is missing or wrong";
+            case errc::pana_bad_sequence:
+                return "PANA sequence number is out of window (replay or loss)";
+            case errc::pana_no_common_algorithm:
+                return "PANA peers share no PRF or integrity algorithm";
+            case errc::pana_timeout:
+                return "PANA retransmissions exhausted without an answer";
+            case errc::pana_authentication_rejected:
+                return "PANA authentication was rejected by the PAA";
+            case errc::pana_session_terminated:
+                return "PANA session was terminated";
         }
         return "unknown imsp2p.pana error " + std::to_string(value);
     }

@@ -114,6 +114,7 @@ ims_core_settings ims_core_settings::from_config(const core::config& config) {
         settings.hss_master_key_file =
             config.resolve_path(config.require<std::string>("/hss/master_key"));
     }
+    settings.one_pass = config.get_or<bool>("/hss/one_pass", settings.one_pass);
     if (config.contains("/trusted_as")) {
         const auto peers = config.require<std::vector<std::string>>("/trusted_as");
         for (std::size_t i = 0; i < peers.size(); ++i) {

@@ -16,6 +16,8 @@ struct imsp2p_ims_forward;
 
 #include <imsp2p/core/key_file.hpp>
 #include <imsp2p/pana/hss.hpp>
+#include <imsp2p/pana/token_store.hpp>
+#include <imsp2p/sip/one_pass.hpp>
 
 #include "sofia_support.hpp"
 
@@ -143,6 +145,7 @@ struct imsp2p_ims_core_state {
     su_home_t home[1] = {};
     std::optional<sip::subscriber_registry> registry;
     std::optional<pana::subscriber_store> hss_store;  // declared first: auth borrows it
+    std::optional<pana::token_store> tokens;          // one-pass tokens (auth borrows it)
     std::unique_ptr<sip::authenticator> auth;
     std::uint16_t port = 0;
     std::set<imsp2p_ims_forward*> pending;
@@ -178,11 +181,19 @@ struct imsp2p_ims_core_state {
                         ec, "HSS master key " + settings.hss_master_key_file.string());
                 }
             }
+            pana::token_store_options token_options;
+            token_options.master_key = options.master_key;
             hss_store.emplace(
                 pana::subscriber_store::open(settings.hss_database, std::move(options)));
             auth = sip::make_digest_aka_authenticator(
                 *hss_store, *registry, settings.nonce_lifetime,
                 sip::make_digest_md5_authenticator(*registry, settings.nonce_lifetime));
+            if (settings.one_pass) {
+                tokens.emplace(
+                    pana::token_store::open(settings.hss_database, std::move(token_options)));
+                auth = sip::make_one_pass_authenticator(*tokens, std::move(auth),
+                                                        log.child("one-pass"));
+            }
         } else {
             auth = sip::make_digest_md5_authenticator(*registry, settings.nonce_lifetime);
         }
@@ -255,6 +266,7 @@ struct imsp2p_ims_core_state {
         auth.reset();
         registry.reset();
         hss_store.reset();
+        tokens.reset();
         su_home_deinit(home);
     }
 

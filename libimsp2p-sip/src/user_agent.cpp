@@ -1,5 +1,7 @@
 #include <imsp2p/sip/user_agent.hpp>
 
+#include <imsp2p/sip/one_pass.hpp>
+
 #include <imsp2p/sip/error.hpp>
 
 #include "sofia_support.hpp"
@@ -282,6 +284,17 @@ class user_agent::impl {
         if (tx->is_register) {
             tx->identity.call_id = register_call_id_;
             tx->identity.cseq = ++register_cseq_;
+            // One-pass registration (one_pass.hpp): credentials before any challenge.
+            auto* initial =
+                dynamic_cast<initial_authorization_provider*>(settings_.credentials.get());
+            if (initial != nullptr && tx->authorization_name.empty()) {
+                if (auto value =
+                        initial->initial_authorization({request.method, request.request_uri,
+                                                        tx->identity.call_id, tx->identity.cseq})) {
+                    tx->authorization_name = "Authorization";
+                    tx->authorization_value = std::move(*value);
+                }
+            }
         } else {
             tx->identity.call_id =
                 request.call_id.empty() ? detail::random_token(12) : request.call_id;

@@ -4,8 +4,10 @@
 #include <imsp2p/sip/ims_core.hpp>
 
 #include <imsp2p/pana/hss.hpp>
+#include <imsp2p/pana/token_store.hpp>
 #include <imsp2p/pana/usim.hpp>
 #include <imsp2p/sip/aka_credentials.hpp>
+#include <imsp2p/sip/one_pass.hpp>
 #include <imsp2p/sip/user_agent.hpp>
 
 #include <imsp2p_test/temporary_directory.hpp>
@@ -346,6 +348,63 @@ TEST_F(ImsCoreProgram, HssSubscribersRegisterWithAka) {
     server->signal(SIGTERM);
     EXPECT_EQ(server->wait(10s), 0) << server->output();
     EXPECT_NE(server->output().find("AKAv1-MD5"), std::string::npos) << server->output();
+}
+
+TEST_F(ImsCoreProgram, TokenInTheHssAllowsOnePassRegistrationOnce) {
+    namespace sip = imsp2p::sip;
+    namespace core = imsp2p::core;
+    namespace pana = imsp2p::pana;
+    std::string output;
+    ASSERT_EQ(run({"user", "add", "sip:bob@ims.example", "--impi", "bob@ims.example", "--password",
+                   "unused"},
+                  &output),
+              0)
+        << output;
+    pana::usim_profile profile;
+    profile.impi = core::impi::parse("bob@ims.example");
+    for (std::size_t i = 0; i < profile.k.size(); ++i) {
+        profile.k[i] = static_cast<std::uint8_t>(0x21 + 7 * i);
+        profile.opc[i] = static_cast<std::uint8_t>(0x35 + i);
+    }
+    // What the PAA deposits after bob's EAP-TLS access authentication: (IMPI, token, expiry).
+    const core::byte_vector token(64, 0x5a);
+    {
+        auto store = pana::subscriber_store::open(directory_.path() / "hss.sqlite");
+        pana::subscriber_record record;
+        record.impi = profile.impi;
+        record.k = profile.k;
+        record.opc = profile.opc;
+        store.create(record);
+        auto tokens = pana::token_store::open(directory_.path() / "hss.sqlite");
+        tokens.store(profile.impi, token, std::chrono::system_clock::now() + 5min);
+    }
+    {
+        std::ofstream config(directory_.path() / "ims-core.json");
+        config << R"({"realm": "ims.example", "hss": {"database": "hss.sqlite"}})";
+    }
+    auto server = start();
+    const auto register_with = [&](const std::shared_ptr<sip::one_pass_credentials>& one_pass) {
+        sip::user_agent_settings settings;
+        settings.aor = "sip:bob@ims.example";
+        settings.registrar = "sip:127.0.0.1:" + std::to_string(port_);
+        settings.credentials = one_pass;
+        sip::user_agent ua(settings, core::logger("ua", nullptr, core::log_level::off));
+        return ua.register_now(8s).status;
+    };
+    auto aka = std::make_shared<sip::aka_credentials>(pana::usim(profile));
+    // One pass: 200 without any challenge.
+    auto first =
+        std::make_shared<sip::one_pass_credentials>("bob@ims.example", "ims.example", token, aka);
+    EXPECT_EQ(register_with(first), 200);
+    EXPECT_TRUE(first->token_used());
+    EXPECT_EQ(first->challenges_answered(), 0u);
+    // The token is single-use: the same proof again falls back to the AKA challenge.
+    auto again =
+        std::make_shared<sip::one_pass_credentials>("bob@ims.example", "ims.example", token, aka);
+    EXPECT_EQ(register_with(again), 200);
+    EXPECT_EQ(again->challenges_answered(), 1u);
+    server->signal(SIGTERM);
+    EXPECT_EQ(server->wait(10s), 0) << server->output();
 }
 
 }  // namespace

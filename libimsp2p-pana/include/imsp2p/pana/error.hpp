@@ -37,6 +37,31 @@ enum class errc {
     digest_challenge_mismatch,  ///< Credentials name another realm, nonce, opaque or algorithm.
     digest_response_mismatch,   ///< The Digest response is wrong (bad password or RES).
     digest_nonce_count_reused,  ///< The nonce count did not increase (a replayed request).
+
+    // --- EAP-TLS (RFC 5216, RFC 9190) and the one-pass token ------------------------------
+    eap_tls_certificate_rejected,  ///< The other end's certificate failed verification.
+    eap_tls_identity_mismatch,     ///< The EAP identity is not in the client certificate.
+    eap_fragment_too_large,        ///< An EAP-TLS message exceeds the reassembly limit.
+    eap_tls_framing,               ///< EAP-TLS flags, length or fragment sequence is invalid.
+    eap_unexpected_message,        ///< An EAP message arrived that the state does not expect.
+    token_unknown,                 ///< No one-pass token is stored for this identity.
+    token_expired,                 ///< The one-pass token has expired.
+    token_used,                    ///< The one-pass token was already consumed (single use).
+    token_proof_mismatch,          ///< The proof of possession of the token is wrong.
+    token_service_unauthorized,    ///< A token service request is not authenticated.
+
+    // --- PANA (RFC 5191) -------------------------------------------------------------------
+    pana_unknown_message_type,     ///< A PANA message type is not 1..4.
+    pana_bad_length,               ///< A PANA length field disagrees with the datagram.
+    pana_reserved_bits,            ///< A PANA reserved field or flag bit is set.
+    pana_bad_flags,                ///< PANA header flags do not fit the message type.
+    pana_bad_avp,                  ///< A PANA AVP is truncated, misaligned or has reserved bits.
+    pana_bad_auth,                 ///< A PANA AUTH AVP is missing or wrong.
+    pana_bad_sequence,             ///< A PANA sequence number is out of window (replay).
+    pana_no_common_algorithm,      ///< PaC and PAA share no PRF or integrity algorithm.
+    pana_timeout,                  ///< PANA retransmissions are exhausted without an answer.
+    pana_authentication_rejected,  ///< The PAA rejected the authentication (Result-Code).
+    pana_session_terminated,       ///< The PANA session was terminated.
 };
 
 /** The error category of imsp2p::pana::errc; its name() is "imsp2p.pana". */

@@ -105,6 +105,13 @@ struct ims_core_settings {
     /** The 0600 file holding the HSS master key that wraps K and OPc at rest (as given to
      *  `imsp2p-aka --master-key`); empty: the store is read without one. */
     std::filesystem::path hss_master_key_file;
+    /**
+     * With hss_database: also accept one-pass REGISTERs (seed 001 App. A, see one_pass.hpp):
+     * a PANA-Token proof checked against the HSS's token store (the `one_pass_token` table of
+     * the same file, where the PAA deposits the tokens of EAP-TLS access authentications); any
+     * mismatch falls back to the Digest AKA challenge.
+     */
+    bool one_pass = true;
 
     /**
      * Reads settings from a configuration document:
@@ -117,7 +124,7 @@ struct ims_core_settings {
      *                       {"method": "PUBLISH", "request_uri": "sip:.*@ims\\.example",
      *                        "as": "sip:127.0.0.1:5070"}],
      *   "trusted_as": ["127.0.0.1:5070"],
-     *   "hss": {"database": "hss.sqlite", "master_key": "hss-master.key"}}`.
+     *   "hss": {"database": "hss.sqlite", "master_key": "hss-master.key", "one_pass": true}}`.
      * Relative paths are resolved against the configuration file's folder.
      * @param config the configuration
      * @return the settings

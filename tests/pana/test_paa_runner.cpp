@@ -1,0 +1,107 @@
+#include <imsp2p/pana/paa_runner.hpp>
+
+#include <imsp2p/pana/eap_tls.hpp>
+#include <imsp2p/pana/error.hpp>
+
+#include <imsp2p/core/error.hpp>
+
+#include "imsp2p_test/certificates.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+
+namespace pana = imsp2p::pana;
+using namespace std::chrono_literals;
+
+TEST(PaaRunnerConfig, ParsesAndResolvesRelativePaths) {
+    std::error_code ec;
+    std::string detail;
+    const auto config = pana::paa_runner_config::from_json(
+        R"({"listen_address":"127.0.0.1","port":7160,"ca_file":"ca.pem",)"
+        R"("certificate_file":"/etc/paa.crt","private_key_file":"k.pem",)"
+        R"("session_lifetime_seconds":60})",
+        "/srv/paa", ec, detail);
+    ASSERT_FALSE(ec) << detail;
+    EXPECT_EQ(config.listen_address, "127.0.0.1");
+    EXPECT_EQ(config.port, 7160);
+    EXPECT_EQ(config.ca_file, std::filesystem::path("/srv/paa/ca.pem"));
+    EXPECT_EQ(config.certificate_file, std::filesystem::path("/etc/paa.crt"));
+    EXPECT_EQ(config.private_key_file, std::filesystem::path("/srv/paa/k.pem"));
+    EXPECT_EQ(config.session_lifetime, 60s);
+    const auto defaults = pana::paa_runner_config::from_json(
+        R"({"ca_file":"a","certificate_file":"b","private_key_file":"c"})", "", ec, detail);
+    ASSERT_FALSE(ec) << detail;
+    EXPECT_EQ(defaults.port, 716);
+    EXPECT_EQ(defaults.listen_address, "::");
+}
+
+TEST(PaaRunnerConfig, RejectsBadConfigurations) {
+    for (const char* text :
+         {"[]", "{", R"({"ca_file":"a","certificate_file":"b"})",
+          R"({"ca_file":"a","certificate_file":"b","private_key_file":"c","port":70000})",
+          R"({"ca_file":"a","certificate_file":"b","private_key_file":"c","colour":1})",
+          R"({"ca_file":"a","certificate_file":"b","private_key_file":"c",)"
+          R"("session_lifetime_seconds":0})"}) {
+        std::error_code ec;
+        std::string detail;
+        pana::paa_runner_config::from_json(text, "", ec, detail);
+        EXPECT_EQ(ec, imsp2p::core::errc::invalid_argument) << text;
+        EXPECT_FALSE(detail.empty()) << text;
+    }
+}
+
+TEST(PaaRunner, UsageErrors) {
+    std::ostringstream log;
+    pana::paa_runner runner(log);
+    const std::vector<std::string_view> none;
+    EXPECT_EQ(runner.run(none), pana::paa_runner::exit_usage);
+    const std::vector<std::string_view> missing{"--config", "/nonexistent/paa.json"};
+    EXPECT_EQ(runner.run(missing), pana::paa_runner::exit_usage);
+    const std::vector<std::string_view> help{"--help"};
+    EXPECT_EQ(runner.run(help), pana::paa_runner::exit_success);
+    EXPECT_NE(log.str().find("usage: imsp2p-paa"), std::string::npos);
+}
+
+TEST(PaaRunner, AuthenticatesAnEapTlsClientOverUdp) {
+    imsp2p_test::test_pki pki;
+    const auto server = pki.issue_server("paa.ims.example");
+    const auto client = pki.issue_client("alice@ims.example");
+    pana::paa_runner_config config;
+    config.listen_address = "127.0.0.1";
+    config.port = 0;
+    config.ca_file = pki.ca().ca_file();
+    config.certificate_file = server.certificate_file;
+    config.private_key_file = server.private_key_file;
+    std::ostringstream log;
+    pana::paa_runner runner(log);
+    std::error_code ec;
+    pana::paa_runner_config broken = config;
+    broken.private_key_file = pki.directory() / "missing.pem";
+    runner.start(broken, ec);
+    EXPECT_TRUE(ec);
+    runner.start(config, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    ASSERT_NE(runner.port(), 0);
+
+    pana::eap_tls_settings tls;
+    tls.ca_file = pki.ca().ca_file();
+    tls.certificate_chain_file = client.certificate_file;
+    tls.private_key_file = client.private_key_file;
+    tls.expected_server_name = "paa.ims.example";
+    const auto context = pana::eap_tls_context::create(tls, pana::eap_tls_role::client);
+    auto peer = std::make_unique<pana::eap_tls_peer>(context, "alice@ims.example");
+    pana::eap_tls_peer* raw = peer.get();
+    pana::pana_client pac;
+    const auto info = pac.authenticate("127.0.0.1", runner.port(), std::move(peer), 10s, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_EQ(info.msk, raw->msk());
+    EXPECT_EQ(info.msk.size(), 64u);
+    pac.terminate(5s, ec);
+    EXPECT_FALSE(ec) << ec.message();
+    runner.stop();
+    EXPECT_EQ(runner.port(), 0);
+    EXPECT_NE(log.str().find("listening on 127.0.0.1"), std::string::npos) << log.str();
+    EXPECT_NE(log.str().find("authenticated alice@ims.example"), std::string::npos) << log.str();
+}

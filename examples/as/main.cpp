@@ -14,9 +14,11 @@
 //                 "admin_url": "http://127.0.0.1:6969"}],
 //   "log": {"level": "info", "format": "text"}
 // }
-// See imsp2p/sip/as_runner.hpp for every key.
+// See imsp2p/sip/as_runner.hpp for every key. `--report json|csv` prints the provider report of
+// the charging records (cdr.sqlite) instead of serving.
 
 #include <imsp2p/sip/as_runner.hpp>
+#include <imsp2p/sip/charging.hpp>
 #include <imsp2p/sip/content_service.hpp>
 
 #include <imsp2p/core/config.hpp>
@@ -46,7 +48,11 @@ int main(int argc, char** argv) {
         "SIP URI to listen on, repeatable (e.g. 'sip:127.0.0.1:5070;transport=udp')")(
         "data-dir,d", po::value<std::string>(), "data directory (as.sqlite, cdr.sqlite, key)")(
         "log-level", po::value<std::string>(), "trace, debug, info, warning, error")(
-        "log-format", po::value<std::string>(), "text or json");
+        "log-format", po::value<std::string>(), "text or json")(
+        "report", po::value<std::string>(),
+        "print the charging report (json or csv) of the data directory's CDRs and exit")(
+        "doi", po::value<std::string>(), "with --report: only this DOI")(
+        "provider", po::value<std::string>(), "with --report: only this provider's content");
     po::variables_map args;
     try {
         po::store(po::parse_command_line(argc, argv, options), args);
@@ -85,6 +91,34 @@ int main(int argc, char** argv) {
                          core::parse_log_level(config.get_or<std::string>("/log/level", "info")));
 
         sip::service_settings settings = sip::service_settings_from(config);
+        if (args.count("report")) {
+            const std::string kind = args["report"].as<std::string>();
+            if (kind != "json" && kind != "csv") {
+                std::cerr << "imsp2p-as: --report takes json or csv\n";
+                return 2;
+            }
+            const auto path = settings.charging_database_path.empty()
+                                  ? settings.data_dir / "cdr.sqlite"
+                                  : settings.charging_database_path;
+            if (!std::filesystem::exists(path)) {
+                std::cerr << "imsp2p-as: no charging records at " << path.string() << "\n";
+                return 1;
+            }
+            sip::sqlite_charging charging(path);
+            sip::report_filter filter;
+            if (args.count("doi")) {
+                filter.doi = args["doi"].as<std::string>();
+            }
+            if (args.count("provider")) {
+                filter.provider = args["provider"].as<std::string>();
+            }
+            if (kind == "json") {
+                std::cout << charging.report_json(filter).dump(2) << "\n";
+            } else {
+                std::cout << charging.report_csv(filter);
+            }
+            return 0;
+        }
         if (!settings.data_dir.empty()) {
             std::filesystem::create_directories(settings.data_dir);
         } else {

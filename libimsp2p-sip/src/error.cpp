@@ -43,6 +43,18 @@ class sip_category final : public std::error_category {
                 return "the user may not publish content";
             case errc::payment_declined:
                 return "charging declined the purchase";
+            case errc::swarm_bad_torrent:
+                return "the torrent file is not a valid torrent";
+            case errc::swarm_torrent_not_private:
+                return "the torrent is not private (BEP 27)";
+            case errc::swarm_bad_announce_url:
+                return "the announce URL is not an http, https or udp URL";
+            case errc::swarm_unknown_torrent:
+                return "the swarm has no such torrent";
+            case errc::swarm_storage_failed:
+                return "a swarm folder or file could not be created, read or written";
+            case errc::swarm_transfer_failed:
+                return "the transfer failed with a storage error";
         }
         return "unknown imsp2p.sip error " + std::to_string(value);
     }

@@ -29,6 +29,12 @@ enum class errc {
     conflict,                ///< The resource exists with other values (e.g. DOI taken).
     publish_not_allowed,     ///< The user may not publish content.
     payment_declined,        ///< Charging declined the purchase.
+    swarm_bad_torrent,       ///< The torrent file is not a valid torrent (libtorrent refused it).
+    swarm_torrent_not_private,  ///< The torrent is not private (BEP 27).
+    swarm_bad_announce_url,     ///< The announce URL is empty or not an http(s):// or udp:// URL.
+    swarm_unknown_torrent,      ///< The swarm has no torrent with this id.
+    swarm_storage_failed,       ///< A swarm folder or file could not be created, read or written.
+    swarm_transfer_failed,      ///< libtorrent stopped the torrent with a storage error.
 };
 
 /** The error category of imsp2p::sip::errc; its name() is "imsp2p.sip". */

@@ -1,0 +1,1247 @@
+// ims_client: the IMS/P2P client operations (register, publish, acquire, play, list, seed,
+// status) over the user agent, the swarm, the packager, the DRM client and the index client.
+
+#include <imsp2p/sip/client.hpp>
+
+#include <imsp2p/sip/aka_credentials.hpp>
+#include <imsp2p/sip/error.hpp>
+
+#include <imsp2p/drm/container.hpp>
+#include <imsp2p/drm/drm_client.hpp>
+#include <imsp2p/drm/packager.hpp>
+#include <imsp2p/drm/player.hpp>
+#include <imsp2p/drm/torrent.hpp>
+
+#include <imsp2p/tracker/index_client.hpp>
+
+#include <imsp2p/pana/usim.hpp>
+
+#include <imsp2p/core/crypto.hpp>
+#include <imsp2p/core/doi.hpp>
+#include <imsp2p/core/encoding.hpp>
+#include <imsp2p/core/key_file.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <deque>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <utility>
+
+namespace imsp2p::sip {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::size_t max_stashed_requests = 100;
+
+std::string lower_ascii(std::string text) {
+    for (char& c : text) {
+        if (c >= 'A' && c <= 'Z') {
+            c = static_cast<char>(c - 'A' + 'a');
+        }
+    }
+    return text;
+}
+
+bool starts_with_http(const std::string& text) {
+    const std::string lower = lower_ascii(text.substr(0, 8));
+    return lower.rfind("http://", 0) == 0 || lower.rfind("https://", 0) == 0;
+}
+
+/** Percent-encodes everything but [A-Za-z0-9._-] (a DOI as one folder name). */
+std::string path_segment(const std::string& text) {
+    static const char* const digits = "0123456789ABCDEF";
+    std::string out;
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '.' || c == '-' || c == '_') {
+            out.push_back(c);
+        } else {
+            out.push_back('%');
+            out.push_back(digits[byte >> 4]);
+            out.push_back(digits[byte & 0x0F]);
+        }
+    }
+    return out;
+}
+
+core::byte_vector read_bytes(const std::filesystem::path& path, std::error_code& ec) {
+    ec.clear();
+    std::ifstream stream(path, std::ios::binary);
+    if (!stream) {
+        ec = std::make_error_code(std::errc::no_such_file_or_directory);
+        return {};
+    }
+    core::byte_vector bytes{std::istreambuf_iterator<char>(stream), {}};
+    if (stream.bad()) {
+        ec = std::make_error_code(std::errc::io_error);
+    }
+    return bytes;
+}
+
+/** Writes a file through a temporary name and a rename (never half-written). */
+void write_atomically(const std::filesystem::path& path, std::string_view contents,
+                      std::error_code& ec) {
+    ec.clear();
+    const std::filesystem::path temporary = path.string() + ".tmp";
+    {
+        std::ofstream stream(temporary, std::ios::binary | std::ios::trunc);
+        if (!stream) {
+            ec = std::make_error_code(std::errc::permission_denied);
+            return;
+        }
+        stream.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+        stream.flush();
+        if (!stream) {
+            ec = std::make_error_code(std::errc::io_error);
+            return;
+        }
+    }
+    std::filesystem::rename(temporary, path, ec);
+}
+
+/** Adds ";transport=tcp|udp" to a URI that names no transport. */
+std::string with_transport(const std::string& uri, transport kind) {
+    if (uri.empty() || lower_ascii(uri).find(";transport=") != std::string::npos) {
+        return uri;
+    }
+    std::string bare = uri;
+    std::string suffix;
+    if (!bare.empty() && bare.front() == '<' && bare.back() == '>') {
+        bare = bare.substr(1, bare.size() - 2);
+    }
+    suffix = kind == transport::udp ? ";transport=udp" : ";transport=tcp";
+    return bare + suffix;
+}
+
+/** The SIP failure of a request as an error code (see the ims_client class comment). */
+std::error_code error_for_status(int status, const std::string& method) {
+    switch (status) {
+        case 0:
+        case 408:
+        case 480:
+        case 500:
+        case 503:
+        case 504:
+            return errc::dependency_unavailable;
+        case 400:
+            return errc::bad_body;
+        case 402:
+            return errc::payment_declined;
+        case 403:
+            return method == "PUBLISH" ? errc::publish_not_allowed : errc::content_withdrawn;
+        case 404:
+            return errc::unknown_content;
+        case 409:
+            return errc::conflict;
+        case 413:
+            return errc::body_too_large;
+        case 415:
+            return errc::unsupported_media_type;
+        default:
+            return errc::dependency_refused;
+    }
+}
+
+void set_detail(std::string* detail, std::string text) {
+    if (detail != nullptr) {
+        *detail = std::move(text);
+    }
+}
+
+std::string strip_suffix(std::string url, std::string_view suffix) {
+    if (url.size() >= suffix.size() &&
+        url.compare(url.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        url.resize(url.size() - suffix.size());
+    }
+    while (!url.empty() && url.back() == '/') {
+        url.pop_back();
+    }
+    return url;
+}
+
+std::int64_t unix_seconds(std::chrono::sys_seconds time) {
+    return time.time_since_epoch().count();
+}
+
+nlohmann::json to_json(const published_item& item) {
+    return {{"doi", item.doi},
+            {"title", item.title},
+            {"kid", item.kid},
+            {"infohash_v1", item.infohash_v1},
+            {"state", item.state},
+            {"container", item.container_path.string()},
+            {"torrent", item.torrent_path.string()},
+            {"key_file", item.key_path.string()},
+            {"seed_ticket", item.seed_ticket},
+            {"announce_url", item.announce_url},
+            {"torrent_url", item.torrent_url},
+            {"expires", unix_seconds(item.expires)}};
+}
+
+nlohmann::json to_json(const acquired_item& item) {
+    return {{"doi", item.doi},
+            {"request_id", item.request_id},
+            {"complete", item.complete},
+            {"container", item.container_path.string()},
+            {"torrent", item.torrent_path.string()},
+            {"license", item.license_path.string()},
+            {"announce_url", item.announce_url},
+            {"expires", unix_seconds(item.expires)}};
+}
+
+published_item published_from_json(const nlohmann::json& json) {
+    published_item item;
+    item.doi = json.at("doi").get<std::string>();
+    item.title = json.value("title", "");
+    item.kid = json.value("kid", "");
+    item.infohash_v1 = json.value("infohash_v1", "");
+    item.state = json.value("state", "active");
+    item.container_path = json.at("container").get<std::string>();
+    item.torrent_path = json.at("torrent").get<std::string>();
+    item.key_path = json.value("key_file", "");
+    item.seed_ticket = json.value("seed_ticket", "");
+    item.announce_url = json.value("announce_url", "");
+    item.torrent_url = json.value("torrent_url", "");
+    item.expires = std::chrono::sys_seconds(std::chrono::seconds(json.value("expires", 0)));
+    return item;
+}
+
+acquired_item acquired_from_json(const nlohmann::json& json) {
+    acquired_item item;
+    item.doi = json.at("doi").get<std::string>();
+    item.request_id = json.at("request_id").get<std::string>();
+    item.complete = json.value("complete", false);
+    item.container_path = json.value("container", "");
+    item.torrent_path = json.value("torrent", "");
+    item.license_path = json.value("license", "");
+    item.announce_url = json.value("announce_url", "");
+    item.expires = std::chrono::sys_seconds(std::chrono::seconds(json.value("expires", 0)));
+    return item;
+}
+
+bool same_doi(const std::string& left, const std::string& right) {
+    std::error_code ec;
+    const core::doi a = core::doi::parse(left, ec);
+    if (ec) {
+        return false;
+    }
+    const core::doi b = core::doi::parse(right, ec);
+    return !ec && a == b;
+}
+
+void report(const client_progress_callback& progress, client_stage stage, std::string message,
+            std::uint64_t done = 0, std::uint64_t total = 0) {
+    if (progress) {
+        client_progress value;
+        value.stage = stage;
+        value.done_bytes = done;
+        value.total_bytes = total;
+        value.message = std::move(message);
+        progress(value);
+    }
+}
+
+}  // namespace
+
+std::string_view to_string(client_stage stage) noexcept {
+    switch (stage) {
+        case client_stage::packaging:
+            return "packaging";
+        case client_stage::signalling:
+            return "signalling";
+        case client_stage::downloading:
+            return "downloading";
+        case client_stage::licensing:
+            return "licensing";
+        case client_stage::decrypting:
+            return "decrypting";
+    }
+    return "unknown";
+}
+
+client_settings client_settings::from_config(const core::config& config) {
+    client_settings settings;
+    const auto resolve = [&](const std::string& text) {
+        std::filesystem::path path(text);
+        if (path.is_relative() && !config.base_directory().empty()) {
+            path = config.base_directory() / path;
+        }
+        return path.lexically_normal();
+    };
+    settings.data_dir = resolve(config.require<std::string>("/data_dir"));
+    settings.impu = config.get_or<std::string>("/impu", "");
+    settings.impi = config.get_or<std::string>("/impi", "");
+    settings.password = config.get_or<std::string>("/password", "");
+    if (const auto usim = config.get<std::string>("/usim_profile"); usim && !usim->empty()) {
+        settings.usim_profile = resolve(*usim);
+    }
+    settings.registrar = config.get_or<std::string>("/registrar", "");
+    settings.outbound_proxy = config.get_or<std::string>("/outbound_proxy", "");
+    settings.content_psi = config.get_or<std::string>("/content_psi", "");
+    const std::string kind = lower_ascii(config.get_or<std::string>("/transport", "tcp"));
+    if (kind == "udp") {
+        settings.transport = transport::udp;
+    } else if (kind == "tcp") {
+        settings.transport = transport::tcp;
+    } else {
+        throw std::system_error(core::errc::config_bad_value,
+                                "/transport: must be \"tcp\" or \"udp\", not \"" + kind + "\"");
+    }
+    settings.sip_listen = config.get_or<std::string>("/sip_listen", settings.sip_listen);
+    settings.register_expires = std::chrono::duration_cast<std::chrono::seconds>(
+        config.duration_or("/register_expires", settings.register_expires));
+    std::string jwks = config.get_or<std::string>("/drm_jwks", "");
+    if (!jwks.empty() && !starts_with_http(jwks)) {
+        jwks = resolve(jwks).string();
+    }
+    settings.drm_jwks = jwks;
+    settings.index_url = config.get_or<std::string>("/index_url", "");
+    settings.bittorrent_listen =
+        config.get_or<std::string>("/bittorrent_listen", settings.bittorrent_listen);
+    settings.upload_rate_limit = config.get_or<int>("/upload_rate_limit", 0, {0, 1 << 30});
+    settings.download_rate_limit = config.get_or<int>("/download_rate_limit", 0, {0, 1 << 30});
+    settings.request_timeout = config.duration_or("/request_timeout", settings.request_timeout);
+    settings.result_timeout = config.duration_or("/result_timeout", settings.result_timeout);
+    settings.transfer_timeout = config.duration_or("/transfer_timeout", settings.transfer_timeout);
+    return settings;
+}
+
+struct ims_client::impl {
+    impl(client_settings s, core::logger l) : settings(std::move(s)), log(std::move(l)) {}
+
+    client_settings settings;
+    core::logger log;
+    core::jwk device_key;
+
+    mutable std::mutex state_mutex;
+    std::vector<published_item> published;
+    std::vector<acquired_item> acquired;
+
+    std::mutex operation_mutex;
+
+    mutable std::mutex component_mutex;
+    std::unique_ptr<user_agent> agent;
+    std::unique_ptr<swarm> shares;
+
+    std::optional<core::jwk_set> drm_keys;
+    std::deque<incoming_request> stash;
+
+    std::filesystem::path state_path() const { return settings.data_dir / "client-state.json"; }
+
+    void load_state() {
+        std::error_code ec;
+        if (!std::filesystem::exists(state_path(), ec)) {
+            return;
+        }
+        const core::byte_vector bytes = read_bytes(state_path(), ec);
+        if (ec) {
+            throw std::system_error(ec, state_path().string());
+        }
+        try {
+            const auto json = nlohmann::json::parse(core::as_string_view(bytes));
+            for (const auto& item : json.value("published", nlohmann::json::array())) {
+                published.push_back(published_from_json(item));
+            }
+            for (const auto& item : json.value("acquired", nlohmann::json::array())) {
+                acquired.push_back(acquired_from_json(item));
+            }
+        } catch (const nlohmann::json::exception& error) {
+            throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                                    state_path().string() + ": " + error.what());
+        }
+    }
+
+    /** Saves the state (state_mutex held by the caller). */
+    void save_state_locked(std::error_code& ec) const {
+        nlohmann::json json = {{"published", nlohmann::json::array()},
+                               {"acquired", nlohmann::json::array()}};
+        for (const auto& item : published) {
+            json["published"].push_back(to_json(item));
+        }
+        for (const auto& item : acquired) {
+            json["acquired"].push_back(to_json(item));
+        }
+        // 0600: the announce URLs carry bearer tickets.
+        core::write_secret_file(state_path(), core::as_bytes(json.dump(2) + "\n"), ec);
+        if (ec) {
+            log.error("cannot save the client state",
+                      {{"file", state_path().string()}, {"error", ec.message()}});
+        }
+    }
+
+    user_agent& ua() {
+        std::lock_guard lock(component_mutex);
+        if (!agent) {
+            user_agent_settings ua_settings;
+            ua_settings.aor = settings.impu;
+            ua_settings.listen = settings.sip_listen;
+            ua_settings.registrar = settings.registrar;
+            ua_settings.outbound_proxy =
+                with_transport(settings.outbound_proxy, settings.transport);
+            ua_settings.register_expires = settings.register_expires;
+            if (!settings.usim_profile.empty()) {
+                ua_settings.credentials =
+                    std::make_shared<aka_credentials>(pana::usim::load(settings.usim_profile),
+                                                      settings.usim_profile, log.child("aka"));
+            } else {
+                std::string impi = settings.impi;
+                if (impi.empty()) {
+                    impi = settings.impu.rfind("sip:", 0) == 0 ? settings.impu.substr(4)
+                                                               : settings.impu;
+                }
+                ua_settings.credentials =
+                    std::make_shared<password_credentials>(impi, settings.password);
+            }
+            agent = std::make_unique<user_agent>(std::move(ua_settings), log.child("sip"));
+        }
+        return *agent;
+    }
+
+    swarm& bittorrent() {
+        std::lock_guard lock(component_mutex);
+        if (!shares) {
+            swarm_settings swarm_config;
+            swarm_config.state_dir = settings.data_dir / "swarm";
+            swarm_config.listen_interfaces = settings.bittorrent_listen;
+            swarm_config.upload_rate_limit = settings.upload_rate_limit;
+            swarm_config.download_rate_limit = settings.download_rate_limit;
+            shares = std::make_unique<swarm>(std::move(swarm_config), log.child("swarm"));
+        }
+        return *shares;
+    }
+
+    bool check_sip_settings(std::error_code& ec, std::string* detail) const {
+        if (settings.impu.empty()) {
+            ec = std::make_error_code(std::errc::invalid_argument);
+            set_detail(detail, "no IMPU configured (impu)");
+            return false;
+        }
+        return true;
+    }
+
+    transaction_result do_register(std::error_code& ec, std::string* detail) {
+        ec.clear();
+        if (!check_sip_settings(ec, detail)) {
+            return {};
+        }
+        transaction_result result;
+        try {
+            result = ua().register_now(settings.request_timeout);
+        } catch (const std::exception& error) {
+            ec = errc::stack_failure;
+            set_detail(detail, std::string("SIP stack: ") + error.what());
+            return {};
+        }
+        if (result.status < 200 || result.status >= 300) {
+            ec = result.status == 0 || result.status == 408 || result.status == 503
+                     ? errc::dependency_unavailable
+                     : errc::dependency_refused;
+            set_detail(detail, "REGISTER " + settings.impu + ": " +
+                                   (result.status == 0
+                                        ? std::string("no answer")
+                                        : std::to_string(result.status) + " " + result.reason));
+            return result;
+        }
+        log.info("registered", {{"impu", settings.impu}, {"contact", ua().contact()}});
+        return result;
+    }
+
+    bool ensure_registered(std::error_code& ec, std::string* detail) {
+        ec.clear();
+        if (!check_sip_settings(ec, detail)) {
+            return false;
+        }
+        if (settings.content_psi.empty()) {
+            ec = std::make_error_code(std::errc::invalid_argument);
+            set_detail(detail, "no content PSI configured (content_psi)");
+            return false;
+        }
+        bool registered = false;
+        try {
+            registered = ua().registered();
+        } catch (const std::exception& error) {
+            ec = errc::stack_failure;
+            set_detail(detail, std::string("SIP stack: ") + error.what());
+            return false;
+        }
+        if (!registered) {
+            do_register(ec, detail);
+        }
+        return !ec;
+    }
+
+    /** Sends a request and checks for a 2xx. */
+    bool send_request(outgoing_request request, std::error_code& ec, std::string* detail) {
+        const std::string method = request.method;
+        const std::string target = request.request_uri;
+        const transaction_result result = ua().send(std::move(request), settings.request_timeout);
+        if (result.status >= 200 && result.status < 300) {
+            ec.clear();
+            return true;
+        }
+        ec = error_for_status(result.status, method);
+        set_detail(detail,
+                   method + " " + target + ": " +
+                       (result.status == 0 ? std::string("no answer")
+                                           : std::to_string(result.status) + " " + result.reason));
+        return false;
+    }
+
+    const core::jwk_set* load_drm_keys(std::error_code& ec, std::string* detail) {
+        ec.clear();
+        if (drm_keys) {
+            return &*drm_keys;
+        }
+        if (settings.drm_jwks.empty()) {
+            ec = std::make_error_code(std::errc::invalid_argument);
+            set_detail(detail, "no DRM JWK Set configured (drm_jwks)");
+            return nullptr;
+        }
+        core::jwk_set keys;
+        if (starts_with_http(settings.drm_jwks)) {
+            drm::drm_client_settings drm_settings;
+            drm_settings.base_url = strip_suffix(settings.drm_jwks, "/.well-known/jwks.json");
+            drm_settings.timeout = settings.request_timeout;
+            drm::drm_problem problem;
+            keys = drm::drm_client(drm_settings).fetch_jwks(ec, &problem);
+            if (ec) {
+                set_detail(detail, settings.drm_jwks + ": " +
+                                       (problem.detail.empty() ? ec.message() : problem.detail));
+                return nullptr;
+            }
+        } else {
+            const core::byte_vector text = read_bytes(settings.drm_jwks, ec);
+            if (!ec) {
+                keys = core::jwk_set::parse(core::as_string_view(text), ec);
+            }
+            if (ec) {
+                set_detail(detail, settings.drm_jwks + ": " + ec.message());
+                return nullptr;
+            }
+        }
+        drm_keys = std::move(keys);
+        return &*drm_keys;
+    }
+
+    /** Waits for the publish result with this kid (other requests are stashed). */
+    std::optional<publish_result> wait_publish_result(const std::string& kid) {
+        const auto matches = [&](const incoming_request& request, publish_result& out) -> bool {
+            if (request.content_type != publish_result_media_type) {
+                return false;
+            }
+            std::error_code ec;
+            out = publish_result::parse(request.body, ec);
+            return !ec && out.kid == kid;
+        };
+        publish_result result;
+        for (auto it = stash.begin(); it != stash.end(); ++it) {
+            if (matches(*it, result)) {
+                stash.erase(it);
+                return result;
+            }
+        }
+        const auto deadline = std::chrono::steady_clock::now() + settings.result_timeout;
+        while (true) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (left <= 0ms) {
+                return std::nullopt;
+            }
+            auto request = ua().next_request(left);
+            if (!request) {
+                return std::nullopt;
+            }
+            if (matches(*request, result)) {
+                return result;
+            }
+            stash.push_back(std::move(*request));
+            while (stash.size() > max_stashed_requests) {
+                stash.pop_front();
+            }
+        }
+    }
+
+    std::optional<incoming_request> wait_ticket(const std::string& request_id) {
+        for (auto it = stash.begin(); it != stash.end(); ++it) {
+            try {
+                const auto json = nlohmann::json::parse(it->body);
+                if (json.is_object() && json.value("request_id", "") == request_id) {
+                    incoming_request found = std::move(*it);
+                    stash.erase(it);
+                    return found;
+                }
+            } catch (const nlohmann::json::exception&) {
+                continue;
+            }
+        }
+        return ua().wait_for_message(request_id, settings.result_timeout);
+    }
+
+    published_item publish(const std::filesystem::path& file, publish_metadata metadata,
+                           std::error_code& ec, std::string* detail,
+                           const client_progress_callback& progress) {
+        ec.clear();
+        if (!std::filesystem::is_regular_file(file, ec)) {
+            if (!ec) {
+                ec = std::make_error_code(std::errc::no_such_file_or_directory);
+            }
+            set_detail(detail, file.string() + ": not a readable file");
+            return {};
+        }
+        const core::jwk_set* keys = load_drm_keys(ec, detail);
+        if (keys == nullptr) {
+            return {};
+        }
+        if (!ensure_registered(ec, detail)) {
+            return {};
+        }
+
+        // 1. Package into a folder of its own.
+        const std::string stem =
+            file.stem().empty() ? file.filename().string() : file.stem().string();
+        const std::filesystem::path folder =
+            settings.data_dir / "published" / (stem + "-" + core::to_hex(core::random_bytes(4)));
+        std::filesystem::create_directories(folder, ec);
+        if (ec) {
+            set_detail(detail, folder.string() + ": " + ec.message());
+            return {};
+        }
+        const auto remove_folder = [&] {
+            std::error_code ignored;
+            std::filesystem::remove_all(folder, ignored);
+        };
+        if (metadata.content_type.empty()) {
+            metadata.content_type = "application/octet-stream";
+        }
+        if (metadata.title.empty()) {
+            metadata.title = file.filename().string();
+        }
+        drm::package_options options;
+        options.content_type = metadata.content_type;
+        options.progress = [&](std::uint64_t done, std::uint64_t total) {
+            report(progress, client_stage::packaging, "packaging " + file.filename().string(), done,
+                   total);
+        };
+        const std::string container_name = path_segment(stem) + ".ipc";
+        const drm::package_result packaged = drm::package_file(
+            file, folder / container_name, folder / (path_segment(stem) + ".torrent"), options, ec);
+        if (ec) {
+            set_detail(detail, file.string() + ": packaging failed: " + ec.message());
+            remove_folder();
+            return {};
+        }
+        const std::filesystem::path key_path = folder / "content-key.json";
+        drm::write_content_key_file(key_path, {packaged.kid, packaged.cek}, ec);
+        if (ec) {
+            set_detail(detail, key_path.string() + ": " + ec.message());
+            remove_folder();
+            return {};
+        }
+
+        // 2. PUBLISH.
+        publish_request request;
+        request.metadata = std::move(metadata);
+        request.metadata.size_bytes = packaged.plaintext_size;
+        request.torrent = read_bytes(packaged.torrent_path, ec);
+        if (!ec) {
+            request.cek = drm::seal_content_key(*keys, packaged.cek, ec);
+        }
+        if (ec) {
+            set_detail(detail, "cannot seal the content key to the DRM server: " + ec.message());
+            remove_folder();
+            return {};
+        }
+        request.kid = core::to_hex(packaged.kid);
+        report(progress, client_stage::signalling, "PUBLISH " + settings.content_psi);
+        outgoing_request sip_request;
+        sip_request.method = "PUBLISH";
+        sip_request.request_uri = settings.content_psi;
+        sip_request.headers = {{"Event", "imsp2p-content"}, {"Expires", "3600"}};
+        sip_request.content_type = std::string(publish_media_type);
+        sip_request.body = request.serialize();
+        if (settings.transport == transport::udp && !settings.outbound_proxy.empty()) {
+            // Bodies of this size need TCP (RFC 3261 §18.1.1).
+            sip_request.route = {"<" + with_transport(settings.outbound_proxy, transport::tcp) +
+                                 ";lr>"};
+        }
+        if (!send_request(std::move(sip_request), ec, detail)) {
+            if (ec != errc::dependency_unavailable) {
+                remove_folder();  // refused: nothing was published
+            } else if (detail != nullptr) {
+                *detail += " (the package is kept in " + folder.string() + ")";
+            }
+            return {};
+        }
+
+        // 3. The result MESSAGE.
+        report(progress, client_stage::signalling, "waiting for the publish result");
+        const auto result = wait_publish_result(request.kid);
+        if (!result) {
+            ec = std::make_error_code(std::errc::timed_out);
+            // The AS accepted the PUBLISH: keep the package (the content may be published).
+            set_detail(detail, "no publish result from " + settings.content_psi + " within " +
+                                   std::to_string(settings.result_timeout.count()) +
+                                   " ms (the package is kept in " + folder.string() + ")");
+            return {};
+        }
+        published_item item;
+        item.doi = result->doi.str();
+        item.title = request.metadata.title;
+        item.kid = request.kid;
+        item.infohash_v1 = result->infohash_v1;
+        item.state = std::string(core::to_string(result->state));
+        item.container_path = packaged.container_path;
+        item.torrent_path = packaged.torrent_path;
+        item.key_path = key_path;
+        item.seed_ticket = result->seed_ticket;
+        item.announce_url = result->announce_url;
+        item.torrent_url = result->torrent_url;
+        item.expires = result->expires;
+        {
+            std::lock_guard lock(state_mutex);
+            const auto same = std::find_if(
+                published.begin(), published.end(),
+                [&](const published_item& other) { return same_doi(other.doi, item.doi); });
+            if (same != published.end()) {
+                *same = item;
+            } else {
+                published.push_back(item);
+            }
+            save_state_locked(ec);
+        }
+        if (ec) {
+            set_detail(detail, state_path().string() + ": " + ec.message());
+            return item;
+        }
+        log.info("published", {{"doi", item.doi}, {"infohash", item.infohash_v1}});
+
+        // 4. Seed: once libtorrent has checked the container, the swarm has a seeder.
+        std::string id;
+        try {
+            id = bittorrent().add(request.torrent, folder, item.announce_url, ec);
+        } catch (const std::system_error& error) {
+            ec = error.code();
+        }
+        if (!ec) {
+            bittorrent().wait_complete(
+                id, std::min<std::chrono::milliseconds>(settings.transfer_timeout, 120s), {}, ec);
+        }
+        if (ec) {
+            set_detail(detail, "published " + item.doi + " but cannot seed it: " + ec.message());
+        }
+        return item;
+    }
+
+    void forget_pending(const std::string& request_id) {
+        std::lock_guard lock(state_mutex);
+        const auto it = std::find_if(acquired.begin(), acquired.end(), [&](const auto& item) {
+            return item.request_id == request_id && !item.complete;
+        });
+        if (it != acquired.end()) {
+            acquired.erase(it);
+            std::error_code ignored;
+            save_state_locked(ignored);
+        }
+    }
+
+    acquired_item acquire(const std::string& doi_text, std::error_code& ec, std::string* detail,
+                          const client_progress_callback& progress,
+                          const std::string& explicit_request_id) {
+        ec.clear();
+        const core::doi doi = core::doi::parse(doi_text, ec);
+        if (ec) {
+            set_detail(detail, "\"" + doi_text + "\" is not a DOI: " + ec.message());
+            return {};
+        }
+        if (!explicit_request_id.empty()) {
+            bool valid = explicit_request_id.size() <= max_request_id_bytes;
+            for (const char c : explicit_request_id) {
+                valid = valid && c >= 0x21 && c <= 0x7E;
+            }
+            if (!valid) {
+                ec = errc::bad_body;
+                set_detail(detail, "request id must be 1..128 visible ASCII characters");
+                return {};
+            }
+        }
+        if (!ensure_registered(ec, detail)) {
+            return {};
+        }
+
+        // The purchase's request id: given, recorded for this DOI, or new (recorded before
+        // sending, so a retry after a lost answer reuses it and is never charged twice).
+        acquired_item item;
+        bool new_record = false;
+        {
+            std::lock_guard lock(state_mutex);
+            auto it = std::find_if(acquired.begin(), acquired.end(), [&](const auto& other) {
+                return same_doi(other.doi, doi.str()) &&
+                       (explicit_request_id.empty() || other.request_id == explicit_request_id);
+            });
+            if (it == acquired.end()) {
+                item.doi = doi.str();
+                item.request_id = explicit_request_id.empty()
+                                      ? "acq-" + core::to_hex(core::random_bytes(16))
+                                      : explicit_request_id;
+                acquired.push_back(item);
+                new_record = true;
+                save_state_locked(ec);
+                if (ec) {
+                    acquired.pop_back();
+                    set_detail(detail, state_path().string() + ": " + ec.message());
+                    return {};
+                }
+            } else {
+                item = *it;
+            }
+        }
+
+        acquire_request body;
+        body.doi = doi;
+        body.device_key = device_key.public_only();
+        body.request_id = item.request_id;
+        report(progress, client_stage::signalling, "MESSAGE " + settings.content_psi);
+        outgoing_request request;
+        request.method = "MESSAGE";
+        request.request_uri = settings.content_psi;
+        request.content_type = std::string(acquire_media_type);
+        request.body = body.serialize();
+        if (!send_request(std::move(request), ec, detail)) {
+            if (new_record && ec != errc::dependency_unavailable) {
+                forget_pending(item.request_id);  // refused: nothing was charged
+            }
+            return {};
+        }
+
+        report(progress, client_stage::signalling, "waiting for the ticket");
+        const auto message = wait_ticket(item.request_id);
+        if (!message) {
+            ec = std::make_error_code(std::errc::timed_out);
+            set_detail(detail, "no ticket from " + settings.content_psi + " within " +
+                                   std::to_string(settings.result_timeout.count()) + " ms");
+            return {};
+        }
+        body_error problem;
+        const ticket_document ticket = ticket_document::parse(message->body, ec, &problem);
+        if (ec) {
+            set_detail(detail, "bad ticket document: " + problem.message());
+            return {};
+        }
+        if (!(ticket.doi == doi)) {
+            ec = errc::bad_body;
+            set_detail(detail, "the ticket is for " + ticket.doi.str() + ", not " + doi.str());
+            return {};
+        }
+
+        const std::filesystem::path folder =
+            settings.data_dir / "acquired" / path_segment(lower_ascii(doi.str()));
+        std::filesystem::create_directories(folder, ec);
+        if (!ec) {
+            core::write_secret_file(folder / "ticket.json", core::as_bytes(message->body), ec);
+        }
+        if (ec) {
+            set_detail(detail, folder.string() + ": " + ec.message());
+            return {};
+        }
+
+        // The torrent from the content index.
+        std::string index_base = ticket.torrent_url;
+        if (const auto at = index_base.rfind("/torrents/"); at != std::string::npos) {
+            index_base.resize(at);
+        } else if (!settings.index_url.empty()) {
+            index_base = settings.index_url;
+        }
+        std::string index_detail;
+        const core::byte_vector torrent =
+            tracker::index_client(index_base, settings.request_timeout)
+                .fetch_torrent(doi, ec, &index_detail);
+        if (ec) {
+            set_detail(detail, "torrent " + ticket.torrent_url + ": " +
+                                   (index_detail.empty() ? ec.message() : index_detail));
+            return {};
+        }
+        const drm::torrent_summary summary = drm::inspect_torrent(torrent, ec);
+        if (ec) {
+            set_detail(detail, "torrent " + ticket.torrent_url + ": " + ec.message());
+            return {};
+        }
+        const std::filesystem::path torrent_path = folder / "content.torrent";
+        write_atomically(torrent_path, core::as_string_view(torrent), ec);
+        if (ec) {
+            set_detail(detail, torrent_path.string() + ": " + ec.message());
+            return {};
+        }
+
+        // The container from the swarm.
+        std::string id;
+        try {
+            id = bittorrent().add(torrent, folder, ticket.announce_url, ec);
+        } catch (const std::system_error& error) {
+            ec = error.code();
+        }
+        if (ec) {
+            set_detail(detail, "swarm: " + ec.message());
+            return {};
+        }
+        const auto on_transfer = [&](const transfer_progress& transfer) {
+            if (progress) {
+                client_progress value;
+                value.stage = client_stage::downloading;
+                value.done_bytes = transfer.done_bytes;
+                value.total_bytes = transfer.total_bytes;
+                value.rate = transfer.download_rate;
+                value.peers = transfer.peers;
+                value.message = transfer.error;
+                progress(value);
+            }
+        };
+        bittorrent().wait_complete(id, settings.transfer_timeout, on_transfer, ec);
+        if (ec) {
+            const auto state = bittorrent().progress(id);
+            set_detail(detail, "download of " + doi.str() + ": " + ec.message() +
+                                   (state && !state->error.empty() ? " (" + state->error + ")"
+                                                                   : std::string()));
+            return {};
+        }
+
+        // The license.
+        report(progress, client_stage::licensing, "license " + ticket.license_url);
+        drm::drm_client_settings drm_settings;
+        drm_settings.base_url = strip_suffix(ticket.license_url, "/v1/licenses");
+        drm_settings.timeout = settings.request_timeout;
+        drm::drm_problem drm_answer;
+        const std::string license =
+            drm::drm_client(drm_settings)
+                .acquire_license(ticket.grant_token, device_key.public_only(), ec, &drm_answer);
+        if (ec) {
+            set_detail(detail,
+                       "license " + ticket.license_url + ": " +
+                           (drm_answer.status != 0 ? std::to_string(drm_answer.status) + " " +
+                                                         drm_answer.title + ": " + drm_answer.detail
+                                                   : ec.message()));
+            return {};
+        }
+        const std::filesystem::path license_path = folder / "license.jws";
+        write_atomically(license_path, license + "\n", ec);
+        if (ec) {
+            set_detail(detail, license_path.string() + ": " + ec.message());
+            return {};
+        }
+
+        item.doi = doi.str();
+        item.complete = true;
+        item.container_path = folder / summary.name;
+        item.torrent_path = torrent_path;
+        item.license_path = license_path;
+        item.announce_url = ticket.announce_url;
+        item.expires = ticket.expires;
+        {
+            std::lock_guard lock(state_mutex);
+            auto it = std::find_if(acquired.begin(), acquired.end(), [&](const auto& other) {
+                return other.request_id == item.request_id;
+            });
+            if (it != acquired.end()) {
+                *it = item;
+            } else {
+                acquired.push_back(item);
+            }
+            save_state_locked(ec);
+        }
+        if (ec) {
+            set_detail(detail, state_path().string() + ": " + ec.message());
+            return {};
+        }
+        log.info("acquired", {{"doi", item.doi}, {"container", item.container_path.string()}});
+        return item;
+    }
+
+    std::uint64_t play(const std::string& doi_text, std::ostream& out, std::error_code& ec,
+                       std::string* detail, const client_progress_callback& progress) {
+        ec.clear();
+        const core::doi doi = core::doi::parse(doi_text, ec);
+        if (ec) {
+            set_detail(detail, "\"" + doi_text + "\" is not a DOI: " + ec.message());
+            return 0;
+        }
+        std::optional<acquired_item> bought;
+        std::optional<published_item> own;
+        {
+            std::lock_guard lock(state_mutex);
+            for (const auto& item : acquired) {
+                if (item.complete && same_doi(item.doi, doi.str())) {
+                    bought = item;
+                }
+            }
+            for (const auto& item : published) {
+                if (same_doi(item.doi, doi.str())) {
+                    own = item;
+                }
+            }
+        }
+        const drm::progress_callback on_decrypt = [&](std::uint64_t done, std::uint64_t total) {
+            report(progress, client_stage::decrypting, "decrypting", done, total);
+        };
+        if (!bought && own) {
+            // Publisher side: the content key file opens the container.
+            const drm::content_key key = drm::read_content_key_file(own->key_path, ec);
+            if (ec) {
+                set_detail(detail, own->key_path.string() + ": " + ec.message());
+                return 0;
+            }
+            drm::container_reader reader = drm::container_reader::open(own->container_path, ec);
+            if (!ec) {
+                reader.set_key(key.cek, &key.kid, ec);
+            }
+            if (!ec) {
+                reader.decrypt_to(out, ec, on_decrypt);
+            }
+            if (ec) {
+                set_detail(detail, own->container_path.string() + ": " + ec.message());
+                return 0;
+            }
+            return reader.header().plaintext_size;
+        }
+        if (!bought) {
+            ec = errc::unknown_content;
+            set_detail(detail, doi.str() + " was neither acquired nor published by this client");
+            return 0;
+        }
+        const core::jwk_set* keys = load_drm_keys(ec, detail);
+        if (keys == nullptr) {
+            return 0;
+        }
+        const core::byte_vector license_bytes = read_bytes(bought->license_path, ec);
+        if (ec) {
+            set_detail(detail, bought->license_path.string() + ": " + ec.message());
+            return 0;
+        }
+        std::string license(core::as_string_view(license_bytes));
+        while (!license.empty() &&
+               (license.back() == '\n' || license.back() == '\r' || license.back() == ' ')) {
+            license.pop_back();
+        }
+        drm::player_settings player_settings;
+        player_settings.drm_keys = *keys;
+        player_settings.device_key = device_key.x25519_private(ec);
+        player_settings.usage_store_path = settings.data_dir / "usage.db";
+        if (ec) {
+            set_detail(detail, "device key: " + ec.message());
+            return 0;
+        }
+        drm::player player = drm::player::create(std::move(player_settings), ec);
+        if (ec) {
+            set_detail(detail, "usage store: " + ec.message());
+            return 0;
+        }
+        drm::playback playback = player.open(bought->container_path, license,
+                                             std::chrono::system_clock::now(), ec, doi.str());
+        if (ec) {
+            set_detail(detail, bought->container_path.string() + ": refused: " + ec.message());
+            return 0;
+        }
+        playback.decrypt_to(out, ec, on_decrypt);
+        if (ec) {
+            set_detail(detail, bought->container_path.string() + ": " + ec.message());
+            return 0;
+        }
+        log.info("played", {{"doi", doi.str()}, {"play", playback.usage().play_count}});
+        return playback.header().plaintext_size;
+    }
+
+    std::size_t seed_all(std::error_code& ec, std::string* detail) {
+        ec.clear();
+        std::vector<std::pair<std::filesystem::path, std::pair<std::filesystem::path, std::string>>>
+            shares_to_add;  // torrent, (folder, announce URL)
+        {
+            std::lock_guard lock(state_mutex);
+            for (const auto& item : published) {
+                shares_to_add.push_back(
+                    {item.torrent_path, {item.container_path.parent_path(), item.announce_url}});
+            }
+            for (const auto& item : acquired) {
+                if (item.complete) {
+                    shares_to_add.push_back(
+                        {item.torrent_path,
+                         {item.container_path.parent_path(), item.announce_url}});
+                }
+            }
+        }
+        swarm* session = nullptr;
+        try {
+            session = &bittorrent();
+        } catch (const std::system_error& error) {
+            ec = error.code();
+            set_detail(detail, std::string("swarm: ") + error.what());
+            return 0;
+        }
+        for (const auto& [torrent_path, where] : shares_to_add) {
+            std::error_code item_ec;
+            const core::byte_vector torrent = read_bytes(torrent_path, item_ec);
+            if (!item_ec) {
+                session->add(torrent, where.first, where.second, item_ec);
+            }
+            if (item_ec) {
+                log.warning("cannot seed",
+                            {{"torrent", torrent_path.string()}, {"error", item_ec.message()}});
+                if (!ec) {
+                    ec = item_ec;
+                    set_detail(detail, torrent_path.string() + ": " + item_ec.message());
+                }
+            }
+        }
+        return session->all().size();
+    }
+};
+
+ims_client::ims_client(client_settings settings, core::logger log)
+    : impl_(std::make_unique<impl>(std::move(settings), std::move(log))) {
+    if (impl_->settings.data_dir.empty()) {
+        throw std::invalid_argument("ims_client: data_dir is empty");
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(impl_->settings.data_dir, ec);
+    if (ec) {
+        throw std::system_error(ec, impl_->settings.data_dir.string());
+    }
+    const auto key_path = impl_->settings.data_dir / "device-key.jwk";
+    impl_->device_key = core::load_or_create_private_key(key_path, core::jwk_curve::x25519, ec);
+    if (ec) {
+        throw std::system_error(ec, key_path.string());
+    }
+    impl_->load_state();
+}
+
+ims_client::~ims_client() {
+    std::unique_ptr<swarm> shares;
+    std::unique_ptr<user_agent> agent;
+    {
+        std::lock_guard lock(impl_->component_mutex);
+        shares = std::move(impl_->shares);
+        agent = std::move(impl_->agent);
+    }
+    shares.reset();  // saves the resume data
+    if (agent && agent->registered()) {
+        agent->unregister(std::chrono::seconds(5));
+    }
+}
+
+const client_settings& ims_client::settings() const noexcept {
+    return impl_->settings;
+}
+
+core::jwk ims_client::device_public_key() const {
+    return impl_->device_key.public_only();
+}
+
+transaction_result ims_client::register_now(std::error_code& ec, std::string* detail) {
+    std::lock_guard lock(impl_->operation_mutex);
+    return impl_->do_register(ec, detail);
+}
+
+published_item ims_client::publish(const std::filesystem::path& file, publish_metadata metadata,
+                                   std::error_code& ec, std::string* detail,
+                                   const client_progress_callback& progress) {
+    std::lock_guard lock(impl_->operation_mutex);
+    try {
+        return impl_->publish(file, std::move(metadata), ec, detail, progress);
+    } catch (const std::system_error& error) {
+        ec = error.code();
+        set_detail(detail, error.what());
+    } catch (const std::exception& error) {
+        ec = errc::stack_failure;
+        set_detail(detail, error.what());
+    }
+    return {};
+}
+
+acquired_item ims_client::acquire(const std::string& doi, std::error_code& ec, std::string* detail,
+                                  const client_progress_callback& progress,
+                                  const std::string& request_id) {
+    std::lock_guard lock(impl_->operation_mutex);
+    try {
+        return impl_->acquire(doi, ec, detail, progress, request_id);
+    } catch (const std::system_error& error) {
+        ec = error.code();
+        set_detail(detail, error.what());
+    } catch (const std::exception& error) {
+        ec = errc::stack_failure;
+        set_detail(detail, error.what());
+    }
+    return {};
+}
+
+std::uint64_t ims_client::play(const std::string& doi, std::ostream& out, std::error_code& ec,
+                               std::string* detail, const client_progress_callback& progress) {
+    std::lock_guard lock(impl_->operation_mutex);
+    try {
+        return impl_->play(doi, out, ec, detail, progress);
+    } catch (const std::system_error& error) {
+        ec = error.code();
+        set_detail(detail, error.what());
+    }
+    return 0;
+}
+
+std::vector<tracker::index_entry> ims_client::list(const std::string& query, std::error_code& ec,
+                                                   std::string* detail) {
+    std::lock_guard lock(impl_->operation_mutex);
+    ec.clear();
+    if (impl_->settings.index_url.empty()) {
+        ec = errc::dependency_unavailable;
+        set_detail(detail, "no content index configured (index_url)");
+        return {};
+    }
+    std::string index_detail;
+    auto entries = tracker::index_client(impl_->settings.index_url, impl_->settings.request_timeout)
+                       .fetch_catalog(query, ec, &index_detail);
+    if (ec) {
+        set_detail(detail, impl_->settings.index_url + ": " +
+                               (index_detail.empty() ? ec.message() : index_detail));
+    }
+    return entries;
+}
+
+std::size_t ims_client::seed_all(std::error_code& ec, std::string* detail) {
+    std::lock_guard lock(impl_->operation_mutex);
+    return impl_->seed_all(ec, detail);
+}
+
+void ims_client::save_resume_data() {
+    std::lock_guard lock(impl_->component_mutex);
+    if (impl_->shares) {
+        impl_->shares->save_resume_data();
+    }
+}
+
+client_status ims_client::status() const {
+    client_status status;
+    status.impu = impl_->settings.impu;
+    {
+        std::lock_guard lock(impl_->component_mutex);
+        if (impl_->agent) {
+            status.sip_started = true;
+            status.registered = impl_->agent->registered();
+            status.registrations = impl_->agent->registrations();
+            status.contact = impl_->agent->contact();
+        }
+        if (impl_->shares) {
+            status.swarm_started = true;
+            status.bittorrent_port = impl_->shares->listen_port();
+            status.transfers = impl_->shares->all();
+        }
+    }
+    std::lock_guard lock(impl_->state_mutex);
+    status.published = impl_->published;
+    status.acquired = impl_->acquired;
+    return status;
+}
+
+}  // namespace imsp2p::sip

@@ -1,0 +1,778 @@
+// The whole system end to end on 127.0.0.1: the real programs imsp2p-ims-core, imsp2p-as,
+// imsp2p-drm, imsp2p-tracker and imsp2p-index; users provisioned through the ims-core program;
+// alice publishes a generated file with the client library (PUBLISH through the IMS core to the
+// AS, seeding from her swarm), bob buys it with the library (MESSAGE, ticket, torrent from the
+// index, swarm download from alice, license) and plays it byte-identical; a repeated
+// acquisition with the same request id is charged once; an unknown DOI fails with 404; carol
+// does the same through the imsp2p-client program.
+#include "../sip/sip_test_support.hpp"
+#include "imsp2p_test/temporary_directory.hpp"
+
+#include <imsp2p/sip/client.hpp>
+#include <imsp2p/sip/error.hpp>
+
+#include <imsp2p/core/crypto.hpp>
+#include <imsp2p/core/database.hpp>
+#include <imsp2p/core/jose.hpp>
+#include <imsp2p/core/key_file.hpp>
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+namespace core = imsp2p::core;
+namespace sip = imsp2p::sip;
+using imsp2p_test::child_process;
+using imsp2p_test::file_text;
+
+namespace {
+
+const std::string binary_dir(IMSP2P_BINARY_DIR);
+const std::string ims_core_program = binary_dir + "/examples/ims-core/imsp2p-ims-core";
+const std::string as_program = binary_dir + "/examples/as/imsp2p-as";
+const std::string drm_program = binary_dir + "/examples/drm/imsp2p-drm";
+const std::string tracker_program = binary_dir + "/examples/tracker/imsp2p-tracker";
+const std::string index_program = binary_dir + "/examples/index/imsp2p-index";
+const std::string client_program = binary_dir + "/examples/client/imsp2p-client";
+
+const std::string content_psi = "sip:content@ims.example";
+
+void write_text(const std::filesystem::path& path, const std::string& text) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+std::string read_binary(const std::filesystem::path& path) {
+    std::ifstream stream(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(stream), {}};
+}
+
+bool executable_exists(const std::string& name) {
+    for (const char* directory : {"/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"}) {
+        if (::access((std::filesystem::path(directory) / name).c_str(), X_OK) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/** A child process in a process group of its own (Kamailio forks workers), output to a file;
+ *  the whole group is killed when destroyed. */
+class group_process {
+  public:
+    group_process(std::vector<std::string> args, const std::string& output_file) {
+        std::vector<char*> argv;
+        for (auto& arg : args) {
+            argv.push_back(arg.data());
+        }
+        argv.push_back(nullptr);
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&actions, 1, output_file.c_str(),
+                                         O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_adddup2(&actions, 1, 2);
+        posix_spawnattr_t attributes;
+        posix_spawnattr_init(&attributes);
+        posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+        posix_spawnattr_setpgroup(&attributes, 0);
+        const int rc = posix_spawnp(&pid_, argv[0], &actions, &attributes, argv.data(), environ);
+        posix_spawnattr_destroy(&attributes);
+        posix_spawn_file_actions_destroy(&actions);
+        if (rc != 0) {
+            throw std::runtime_error("cannot start " + args.front());
+        }
+    }
+    ~group_process() {
+        if (pid_ > 0) {
+            ::kill(-pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+    }
+    group_process(const group_process&) = delete;
+    group_process& operator=(const group_process&) = delete;
+
+    /** Stops the process with SIGTERM, then kills what is left of its group. */
+    void stop() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGTERM);
+            const auto deadline = std::chrono::steady_clock::now() + 10s;
+            while (::waitpid(pid_, nullptr, WNOHANG) != pid_ &&
+                   std::chrono::steady_clock::now() < deadline) {
+                std::this_thread::sleep_for(20ms);
+            }
+            ::kill(-pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, WNOHANG);
+            pid_ = -1;
+        }
+    }
+
+  private:
+    pid_t pid_ = -1;
+};
+
+/** Which S-CSCF the system uses. */
+enum class scscf_kind { ims_core, kamailio };
+
+/**
+ * The servers, started once for a suite, stopped by SIGTERM at the end: imsp2p-ims-core (or
+ * Kamailio as the S-CSCF), imsp2p-as, imsp2p-drm, imsp2p-tracker, imsp2p-index.
+ */
+class system_under_test {
+  public:
+    explicit system_under_test(scscf_kind kind) : kind_(kind) {
+        for (const auto& program :
+             {ims_core_program, as_program, drm_program, tracker_program, index_program}) {
+            if (!std::filesystem::exists(program)) {
+                missing_ = program + " is not built";
+                return;
+            }
+        }
+        if (kind_ == scscf_kind::kamailio &&
+            (!executable_exists("kamailio") || !executable_exists("sqlite3"))) {
+            missing_ = "kamailio or sqlite3 is not installed";
+            return;
+        }
+        const auto& dir = folder_.path();
+        ims_port_ = imsp2p_test::free_port();
+        as_port_ = imsp2p_test::free_port();
+        drm_port_ = imsp2p_test::free_port();
+        tracker_port_ = imsp2p_test::free_port();
+        index_port_ = imsp2p_test::free_port();
+
+        // The AS signing key (kid "as-1") and its public JWK Set for the other servers.
+        std::filesystem::create_directories(dir / "as");
+        const auto key_path = dir / "as" / "as-signing.jwk";
+        core::jwk key = core::load_or_create_private_key(key_path, core::jwk_curve::ed25519);
+        key.set_kid("as-1");
+        std::filesystem::remove(key_path);
+        std::error_code ec;
+        core::write_private_key_file(key_path, key, ec);
+        if (ec) {
+            throw std::system_error(ec, key_path.string());
+        }
+        core::jwk_set as_keys;
+        as_keys.keys.push_back(key.public_only());
+        write_text(dir / "as-jwks.json", as_keys.serialize());
+
+        const std::string host = "127.0.0.1";
+        write_text(dir / "drm.json", R"({"listen": {"address": "127.0.0.1", "port": )" +
+                                         std::to_string(drm_port_) +
+                                         R"(}, "data_dir": "drm", "as_jwks": "as-jwks.json",
+             "log": {"level": "info"}})");
+        write_text(dir / "tracker.json", R"({"listen": {"address": "127.0.0.1", "port": )" +
+                                             std::to_string(tracker_port_) +
+                                             R"(}, "data_dir": "tracker", "as_jwks": "as-jwks.json",
+             "announce": {"interval": "5s", "min_interval": "1s"}, "log": {"level": "info"}})");
+        write_text(dir / "index.json", R"({"listen": {"address": "127.0.0.1", "port": )" +
+                                           std::to_string(index_port_) +
+                                           R"(}, "data_dir": "index", "as_jwks": "as-jwks.json",
+             "purchase_uri_template": "sip:content@ims.example?doi={doi}",
+             "log": {"level": "info"}})");
+        write_text(dir / "ims-core.json", R"({"listen": {"address": "127.0.0.1", "port": )" +
+                                              std::to_string(ims_port_) +
+                                              R"(}, "realm": "ims.example", "data_dir": "ims",
+             "filter_criteria": [{"name": "content", "psi": "sip:content@ims.example",
+                                  "as": "sip:127.0.0.2:)" +
+                                              std::to_string(as_port_) + R"(;transport=tcp"}],
+             "trusted_as": ["127.0.0.2"], "log": {"level": "debug"}})");
+        // The AS has an address of its own (127.0.0.2): the IMS core trusts requests from it
+        // whatever their source port (its TCP connections come from ephemeral ports), while
+        // every UE is on 127.0.0.1.
+        const std::string as_listen = "sip:127.0.0.2:" + std::to_string(as_port_);
+        // Kamailio recognises the AS by its source address and port: the AS must reach it
+        // over UDP from its listening port.
+        const std::string scscf_transport = kind_ == scscf_kind::kamailio ? ";transport=udp" : "";
+        write_text(dir / "as.json", R"({"sip": {"listen": [")" + as_listen +
+                                        R"(;transport=udp", ")" + as_listen +
+                                        R"(;transport=tcp"], "poll_interval": "200ms"},
+             "data_dir": "as", "signing_key": "as/as-signing.jwk",
+             "service": {"content_psi": "sip:content@ims.example",
+                         "trusted_addresses": ["127.0.0.1"],
+                         "scscf_route": ["<sip:127.0.0.1:)" +
+                                        std::to_string(ims_port_) + scscf_transport + R"(;lr>"],
+                         "doi_prefix": "10.5555", "publish_policy": "allow_all"},
+             "drm": {"url": "http://127.0.0.1:)" +
+                                        std::to_string(drm_port_) + R"("},
+             "index": {"url": "http://127.0.0.1:)" +
+                                        std::to_string(index_port_) + R"("},
+             "trackers": [{"announce_url": "http://127.0.0.1:)" +
+                                        std::to_string(tracker_port_) + R"(/announce",
+                           "admin_url": "http://127.0.0.1:)" +
+                                        std::to_string(tracker_port_) + R"("}],
+             "log": {"level": "debug"}})");
+
+        start(drm_program, "drm", drm_port_, true);
+        start(tracker_program, "tracker", tracker_port_, true);
+        start(index_program, "index", index_port_, true);
+        start(as_program, "as", as_port_, false, "127.0.0.2");
+        if (kind_ == scscf_kind::kamailio) {
+            start_kamailio();
+            return;
+        }
+
+        // Subscribers, provisioned through the program.
+        for (const std::string user : {"alice", "bob", "carol"}) {
+            const auto out = (dir / ("user-" + user + ".out")).string();
+            child_process add(
+                {ims_core_program, "--config", (dir / "ims-core.json").string(), "user", "add",
+                 "sip:" + user + "@ims.example", "--impi", user + "@ims.example", "--password",
+                 user + "-secret", "--realm", "ims.example"},
+                out);
+            if (add.wait(20s) != 0) {
+                throw std::runtime_error("user add " + user + ": " + file_text(out));
+            }
+        }
+
+        start(ims_core_program, "ims-core", ims_port_, false);
+        (void)host;
+    }
+
+    ~system_under_test() {
+        if (kamailio_) {
+            kamailio_->stop();
+        }
+        for (auto& running : servers_) {
+            running.process->signal(SIGTERM);
+        }
+        for (auto& running : servers_) {
+            running.process->wait(15s);
+        }
+    }
+
+    system_under_test(const system_under_test&) = delete;
+    system_under_test& operator=(const system_under_test&) = delete;
+
+    const std::string& missing() const { return missing_; }
+    const std::filesystem::path& dir() const { return folder_.path(); }
+
+    sip::client_settings client(const std::string& user) const {
+        sip::client_settings settings;
+        settings.data_dir = dir() / user;
+        settings.impu = "sip:" + user + "@ims.example";
+        // Kamailio's subscriber table holds the user part as the Digest user name.
+        settings.impi = kind_ == scscf_kind::kamailio ? user : user + "@ims.example";
+        settings.password = user + "-secret";
+        settings.outbound_proxy = "sip:127.0.0.1:" + std::to_string(ims_port_);
+        settings.content_psi = content_psi;
+        settings.drm_jwks = "http://127.0.0.1:" + std::to_string(drm_port_);
+        settings.index_url = "http://127.0.0.1:" + std::to_string(index_port_);
+        settings.result_timeout = 30s;
+        settings.transfer_timeout = 120s;
+        settings.request_timeout = 20s;
+        return settings;
+    }
+
+    /** Writes the configuration file of a program client. @return its path */
+    std::string client_config(const std::string& user) const {
+        const auto settings = client(user);
+        const auto path = dir() / (user + ".json");
+        write_text(path, nlohmann::json{{"data_dir", settings.data_dir.string()},
+                                        {"impu", settings.impu},
+                                        {"impi", settings.impi},
+                                        {"password", settings.password},
+                                        {"outbound_proxy", settings.outbound_proxy},
+                                        {"content_psi", settings.content_psi},
+                                        {"drm_jwks", settings.drm_jwks},
+                                        {"index_url", settings.index_url},
+                                        {"result_timeout", "30s"},
+                                        {"transfer_timeout", "120s"},
+                                        {"log", {{"level", "info"}}}}
+                             .dump(2));
+        return path.string();
+    }
+
+    std::string logs() const {
+        std::string text;
+        for (const auto& running : servers_) {
+            text += "--- " + running.name + "\n" + file_text(running.log) + "\n";
+        }
+        if (kamailio_) {
+            text += "--- kamailio\n" + file_text(kamailio_log_) + "\n";
+        }
+        return text;
+    }
+
+    /** @return the download CDRs of a user for a DOI in the AS's charging database */
+    std::int64_t download_charges(const std::string& impu, const std::string& doi) const {
+        auto database = core::database::open(dir() / "as" / "cdr.sqlite");
+        auto statement = database.prepare(
+            "SELECT COUNT(*) FROM cdr WHERE kind = 'download' AND user = ?1 AND "
+            "doi_key = upper(?2)");
+        statement.bind(1, impu);
+        statement.bind(2, doi);
+        statement.step();
+        return statement.column_int64(0);
+    }
+
+  private:
+    struct running_server {
+        std::string name;
+        std::string log;
+        std::unique_ptr<child_process> process;
+    };
+
+    /** Waits until something listens on UDP address:port (address "127.0.0.x"). */
+    static bool wait_udp_bound(const std::string& address, std::uint16_t port,
+                               std::chrono::milliseconds timeout) {
+        in_addr parsed{};
+        ::inet_pton(AF_INET, address.c_str(), &parsed);
+        char needle[32];
+        std::snprintf(needle, sizeof needle, "%08X:%04X", parsed.s_addr, port);
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (std::chrono::steady_clock::now() < deadline) {
+            std::ifstream table("/proc/net/udp");
+            std::string line;
+            while (std::getline(table, line)) {
+                if (line.find(needle) != std::string::npos) {
+                    return true;
+                }
+            }
+            std::this_thread::sleep_for(20ms);
+        }
+        return false;
+    }
+
+    /** Kamailio 5.6 with tests/integration/kamailio/kamailio.cfg as the S-CSCF. */
+    void start_kamailio() {
+        const std::filesystem::path kamailio_dir =
+            std::filesystem::path(IMSP2P_SOURCE_DIR) / "tests/integration/kamailio";
+        const auto database = dir() / "kamailio.sqlite";
+        const auto create_log = (dir() / "create-db.out").string();
+        child_process create(
+            {(kamailio_dir / "create-db.sh").string(), database.string(), "ims.example", "alice",
+             "alice-secret", "bob", "bob-secret", "carol", "carol-secret"},
+            create_log);
+        if (create.wait(30s) != 0) {
+            throw std::runtime_error("create-db.sh: " + file_text(create_log));
+        }
+        // The shared configuration recognises the AS by source address and port; the AS's
+        // larger MESSAGEs (tickets, publish results) go over TCP (RFC 3261 §18.1.1) from an
+        // ephemeral port, so here the AS is recognised by its own address (127.0.0.2) alone.
+        std::string cfg = file_text((kamailio_dir / "kamailio.cfg").string());
+        const std::string as_check = "$si == AS_IP && $sp == AS_PORT";
+        const auto at = cfg.find(as_check);
+        if (at == std::string::npos) {
+            throw std::runtime_error("kamailio.cfg: no AS check '" + as_check + "'");
+        }
+        cfg.replace(at, as_check.size(), "$si == AS_IP");
+        const auto cfg_path = dir() / "kamailio.cfg";
+        write_text(cfg_path, cfg);
+        const std::string listen = "127.0.0.1:" + std::to_string(ims_port_);
+        const std::string as_port = std::to_string(as_port_);
+        kamailio_log_ = (dir() / "kamailio.log").string();
+        kamailio_ = std::make_unique<group_process>(
+            std::vector<std::string>{"kamailio",
+                                     "-DD",
+                                     "-E",
+                                     "-f",
+                                     cfg_path.string(),
+                                     "-w",
+                                     dir().string(),
+                                     "-Y",
+                                     dir().string(),
+                                     "-m",
+                                     "32",
+                                     "-M",
+                                     "4",
+                                     "-l",
+                                     "udp:" + listen,
+                                     "-l",
+                                     "tcp:" + listen,
+                                     "-A",
+                                     "DBURL=\"sqlite:///" + database.string() + "\"",
+                                     "-A",
+                                     "AS_URI=\"sip:127.0.0.2:" + as_port + ";transport=tcp\"",
+                                     "-A",
+                                     "AS_IP=\"127.0.0.2\"",
+                                     "-A",
+                                     "AS_PORT=" + as_port},
+            kamailio_log_);
+        if (!imsp2p_test::wait_bound(ims_port_, false, 20s)) {
+            throw std::runtime_error("kamailio did not start: " + file_text(kamailio_log_));
+        }
+        // The listener is bound before the workers are forked: let them start.
+        std::this_thread::sleep_for(700ms);
+    }
+
+    void start(const std::string& program, const std::string& name, std::uint16_t port, bool tcp,
+               const std::string& address = "127.0.0.1") {
+        const auto log = (dir() / (name + ".log")).string();
+        auto process = std::make_unique<child_process>(
+            std::vector<std::string>{program, "--config", (dir() / (name + ".json")).string()},
+            log);
+        const bool bound = address == "127.0.0.1" ? imsp2p_test::wait_bound(port, tcp, 20s)
+                                                  : wait_udp_bound(address, port, 20s);
+        if (!bound) {
+            throw std::runtime_error(name + " did not start: " + file_text(log));
+        }
+        servers_.push_back({name, log, std::move(process)});
+    }
+
+    scscf_kind kind_;
+    imsp2p_test::temporary_directory folder_{"imsp2p-sip-flows"};
+    std::unique_ptr<group_process> kamailio_;
+    std::string kamailio_log_;
+    std::string missing_;
+    std::uint16_t ims_port_ = 0;
+    std::uint16_t as_port_ = 0;
+    std::uint16_t drm_port_ = 0;
+    std::uint16_t tracker_port_ = 0;
+    std::uint16_t index_port_ = 0;
+    std::vector<running_server> servers_;
+};
+
+class SipFlows : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        system_ = std::make_unique<system_under_test>(scscf_kind::ims_core);
+        if (!system_->missing().empty()) {
+            return;
+        }
+        // A few MiB of content.
+        content_path_ = system_->dir() / "film.bin";
+        const auto bytes = core::random_bytes(3 * 1024 * 1024 + 12345);
+        content_.assign(bytes.begin(), bytes.end());
+        write_text(content_path_, content_);
+        alice_ = std::make_unique<sip::ims_client>(
+            system_->client("alice"), core::logger("alice", nullptr, core::log_level::info));
+    }
+
+    static void TearDownTestSuite() {
+        alice_.reset();
+        system_.reset();
+    }
+
+    void SetUp() override {
+        if (!system_->missing().empty()) {
+            GTEST_SKIP() << system_->missing();
+        }
+    }
+
+    /** Alice publishes the file once for the suite. @return the DOI */
+    static std::string published_doi() {
+        if (doi_.empty()) {
+            sip::publish_metadata metadata;
+            metadata.title = "A test film";
+            metadata.description = "generated";
+            metadata.content_type = "video/mp4";
+            metadata.price = {199, "EUR"};
+            std::error_code ec;
+            std::string detail;
+            const auto item = alice_->publish(content_path_, metadata, ec, &detail);
+            EXPECT_FALSE(ec) << ec.message() << ": " << detail << "\n" << system_->logs();
+            doi_ = item.doi;
+        }
+        return doi_;
+    }
+
+    static inline std::unique_ptr<system_under_test> system_;
+    static inline std::unique_ptr<sip::ims_client> alice_;
+    static inline std::filesystem::path content_path_;
+    static inline std::string content_;
+    static inline std::string doi_;
+};
+
+TEST_F(SipFlows, PublishAcquirePlayAndRepeatWithoutSecondCharge) {
+    const std::string doi = published_doi();
+    ASSERT_FALSE(doi.empty());
+    EXPECT_EQ(doi.rfind("10.5555/", 0), 0U) << doi;
+
+    // Alice's state: registered, one published item seeded.
+    const auto alice_status = alice_->status();
+    EXPECT_TRUE(alice_status.registered);
+    ASSERT_EQ(alice_status.published.size(), 1U);
+    EXPECT_EQ(alice_status.published[0].doi, doi);
+    EXPECT_TRUE(std::filesystem::exists(alice_status.published[0].container_path));
+    ASSERT_EQ(alice_status.transfers.size(), 1U);
+    EXPECT_TRUE(alice_status.transfers[0].complete);
+    // The device key is kept 0600.
+    const auto permissions =
+        std::filesystem::status(system_->dir() / "alice" / "device-key.jwk").permissions();
+    EXPECT_EQ(permissions & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+
+    sip::ims_client bob(system_->client("bob"),
+                        core::logger("bob", nullptr, core::log_level::info));
+    std::error_code ec;
+    std::string detail;
+    int download_reports = 0;
+    const auto item = bob.acquire(doi, ec, &detail, [&](const sip::client_progress& progress) {
+        if (progress.stage == sip::client_stage::downloading) {
+            ++download_reports;
+        }
+    });
+    ASSERT_FALSE(ec) << ec.message() << ": " << detail << "\n" << system_->logs();
+    EXPECT_TRUE(item.complete);
+    EXPECT_GT(download_reports, 0);
+    EXPECT_TRUE(std::filesystem::exists(item.license_path));
+    EXPECT_NE(read_binary(item.container_path), content_);  // encrypted at rest
+    EXPECT_EQ(system_->download_charges("sip:bob@ims.example", doi), 1);
+
+    std::ostringstream played;
+    const auto bytes = bob.play(doi, played, ec, &detail);
+    ASSERT_FALSE(ec) << ec.message() << ": " << detail;
+    EXPECT_EQ(bytes, content_.size());
+    EXPECT_TRUE(played.str() == content_) << "played content differs";
+
+    // The same purchase again (the recorded request id): delivered again, charged once.
+    const auto again = bob.acquire(doi, ec, &detail);
+    ASSERT_FALSE(ec) << ec.message() << ": " << detail << "\n" << system_->logs();
+    EXPECT_EQ(again.request_id, item.request_id);
+    EXPECT_EQ(system_->download_charges("sip:bob@ims.example", doi), 1);
+    // An explicit new request id is a new purchase.
+    const auto second = bob.acquire(doi, ec, &detail, {}, "bob-second-purchase");
+    ASSERT_FALSE(ec) << ec.message() << ": " << detail;
+    EXPECT_EQ(second.request_id, "bob-second-purchase");
+    EXPECT_EQ(system_->download_charges("sip:bob@ims.example", doi), 2);
+}
+
+TEST_F(SipFlows, UnknownDoiFailsWith404AndLeavesNoRecord) {
+    sip::ims_client bob(system_->client("bob"),
+                        core::logger("bob", nullptr, core::log_level::info));
+    const auto before = bob.status().acquired.size();
+    std::error_code ec;
+    std::string detail;
+    const auto item = bob.acquire("10.5555/no-such-content", ec, &detail);
+    EXPECT_EQ(ec, sip::errc::unknown_content) << ec.message() << ": " << detail;
+    EXPECT_NE(detail.find("404"), std::string::npos) << detail;
+    EXPECT_FALSE(item.complete);
+    EXPECT_EQ(bob.status().acquired.size(), before);
+
+    // Not a DOI at all: refused before anything is sent.
+    bob.acquire("not a doi", ec, &detail);
+    EXPECT_TRUE(ec);
+    EXPECT_NE(detail.find("not a DOI"), std::string::npos) << detail;
+}
+
+TEST_F(SipFlows, ProgramAcquiresPlaysPublishesAndSeeds) {
+    if (!std::filesystem::exists(client_program)) {
+        GTEST_SKIP() << client_program << " is not built";
+    }
+    const std::string doi = published_doi();
+    ASSERT_FALSE(doi.empty());
+    const std::string config = system_->client_config("carol");
+    const auto out = [&](const std::string& name) { return (system_->dir() / name).string(); };
+
+    child_process help({client_program, "acquire", "--help"}, out("carol-help.out"));
+    EXPECT_EQ(help.wait(10s), 0);
+    EXPECT_NE(file_text(out("carol-help.out")).find("--request-id"), std::string::npos);
+
+    child_process acquire({client_program, "acquire", doi, "--config", config},
+                          out("carol-acquire.out"));
+    ASSERT_EQ(acquire.wait(180s), 0) << file_text(out("carol-acquire.out")) << system_->logs();
+    child_process play(
+        {client_program, "play", doi, "--config", config, "--out", out("carol-played.bin")},
+        out("carol-play.out"));
+    ASSERT_EQ(play.wait(60s), 0) << file_text(out("carol-play.out"));
+    EXPECT_TRUE(read_binary(out("carol-played.bin")) == content_) << "played content differs";
+
+    child_process unknown({client_program, "acquire", "10.5555/unknown-here", "--config", config},
+                          out("carol-unknown.out"));
+    EXPECT_EQ(unknown.wait(60s), 1);
+    EXPECT_NE(file_text(out("carol-unknown.out")).find("404"), std::string::npos)
+        << file_text(out("carol-unknown.out"));
+
+    child_process usage({client_program, "acquire"}, out("carol-usage.out"));
+    EXPECT_EQ(usage.wait(10s), 2);
+
+    child_process status({client_program, "status", "--config", config}, out("carol-status.out"));
+    EXPECT_EQ(status.wait(60s), 0) << file_text(out("carol-status.out"));
+    EXPECT_NE(file_text(out("carol-status.out")).find(doi), std::string::npos);
+
+    // The catalogue of the content index lists the content.
+    child_process list({client_program, "list", "--config", config}, out("carol-list.out"));
+    EXPECT_EQ(list.wait(30s), 0) << file_text(out("carol-list.out"));
+    EXPECT_NE(file_text(out("carol-list.out")).find(doi + "\tA test film\t199 EUR"),
+              std::string::npos)
+        << file_text(out("carol-list.out"));
+
+    // Carol publishes through the program, then seeds as a daemon until SIGTERM, which saves
+    // the resume data and exits 0; the next run resumes both torrents from it.
+    const auto clip = system_->dir() / "carol-clip.bin";
+    const auto clip_bytes = core::random_bytes(300 * 1024);
+    write_text(clip, std::string(clip_bytes.begin(), clip_bytes.end()));
+    child_process publish({client_program, "publish", clip.string(), "--config", config, "--title",
+                           "Carol's clip", "--content-type", "video/mp4", "--price", "0"},
+                          out("carol-publish.out"));
+    ASSERT_EQ(publish.wait(120s), 0) << file_text(out("carol-publish.out")) << system_->logs();
+    EXPECT_NE(file_text(out("carol-publish.out")).find("\"doi\": \"10.5555/"), std::string::npos)
+        << file_text(out("carol-publish.out"));
+
+    for (int run = 1; run <= 2; ++run) {
+        const auto seed_out = out("carol-seed-" + std::to_string(run) + ".out");
+        child_process seed({client_program, "seed", "--config", config}, seed_out);
+        const auto deadline = std::chrono::steady_clock::now() + 60s;
+        while (file_text(seed_out).find("seeding 2 torrent(s)") == std::string::npos &&
+               std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(50ms);
+        }
+        ASSERT_NE(file_text(seed_out).find("seeding 2 torrent(s)"), std::string::npos)
+            << file_text(seed_out);
+        seed.signal(run == 1 ? SIGTERM : SIGINT);
+        EXPECT_EQ(seed.wait(30s), 0) << file_text(seed_out);
+        std::size_t resume_files = 0;
+        for (const auto& entry :
+             std::filesystem::directory_iterator(system_->dir() / "carol" / "swarm")) {
+            resume_files += entry.path().extension() == ".resume" ? 1 : 0;
+        }
+        EXPECT_EQ(resume_files, 2U);
+    }
+}
+
+}  // namespace
+
+namespace {
+
+// The same purchase with Kamailio 5.6 as the S-CSCF (tests/integration/kamailio/kamailio.cfg):
+// Digest registration, 407 on PUBLISH and MESSAGE answered by the client, identity asserted
+// by Kamailio, the AS's MESSAGEs routed to the registered contacts by lookup("location").
+class SipFlowsThroughKamailio : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        system_ = std::make_unique<system_under_test>(scscf_kind::kamailio);
+    }
+    static void TearDownTestSuite() { system_.reset(); }
+    void SetUp() override {
+        if (!system_->missing().empty()) {
+            GTEST_SKIP() << system_->missing();
+        }
+    }
+    static inline std::unique_ptr<system_under_test> system_;
+};
+
+TEST_F(SipFlowsThroughKamailio, PublishAcquireAndPlay) {
+    const auto content_path = system_->dir() / "clip.bin";
+    const auto bytes = core::random_bytes(2 * 1024 * 1024 + 777);
+    const std::string content(bytes.begin(), bytes.end());
+    write_text(content_path, content);
+
+    sip::ims_client alice(system_->client("alice"),
+                          core::logger("alice", nullptr, core::log_level::info));
+    sip::publish_metadata metadata;
+    metadata.title = "Through Kamailio";
+    metadata.content_type = "video/mp4";
+    metadata.price = {99, "EUR"};
+    std::error_code ec;
+    std::string detail;
+    const auto published = alice.publish(content_path, metadata, ec, &detail);
+    ASSERT_FALSE(ec) << ec.message() << ": " << detail << "\n" << system_->logs();
+
+    sip::ims_client bob(system_->client("bob"),
+                        core::logger("bob", nullptr, core::log_level::info));
+    const auto acquired = bob.acquire(published.doi, ec, &detail);
+    ASSERT_FALSE(ec) << ec.message() << ": " << detail << "\n" << system_->logs();
+    EXPECT_TRUE(acquired.complete);
+    std::ostringstream played;
+    bob.play(published.doi, played, ec, &detail);
+    ASSERT_FALSE(ec) << ec.message() << ": " << detail;
+    EXPECT_TRUE(played.str() == content) << "played content differs";
+    EXPECT_EQ(system_->download_charges("sip:bob@ims.example", published.doi), 1);
+
+    const auto unknown = bob.acquire("10.5555/not-published", ec, &detail);
+    EXPECT_EQ(ec, sip::errc::unknown_content) << ec.message() << ": " << detail;
+    EXPECT_FALSE(unknown.complete);
+}
+
+}  // namespace
+
+namespace {
+
+// The client's settings and its refusals of bad input, without servers.
+TEST(ClientSettings, FromConfigReadsEveryKeyAndResolvesRelativePaths) {
+    imsp2p_test::temporary_directory folder("imsp2p-client-settings");
+    const auto path = folder.path() / "client.json";
+    write_text(path, R"({"data_dir": "data", "impu": "sip:alice@ims.example",
+        "impi": "alice@ims.example", "password": "pw", "registrar": "sip:ims.example",
+        "outbound_proxy": "sip:127.0.0.1:5060", "content_psi": "sip:content@ims.example",
+        "transport": "udp", "sip_listen": "sip:127.0.0.1:5099", "register_expires": "5m",
+        "drm_jwks": "drm-jwks.json", "index_url": "http://127.0.0.1:8090",
+        "bittorrent_listen": "127.0.0.1:6881", "upload_rate_limit": 1000,
+        "download_rate_limit": 2000, "request_timeout": "5s", "result_timeout": "7s",
+        "transfer_timeout": "2m"})");
+    const auto settings = sip::client_settings::from_config(core::config::load_file(path));
+    EXPECT_EQ(settings.data_dir, (folder.path() / "data").lexically_normal());
+    EXPECT_EQ(settings.impu, "sip:alice@ims.example");
+    EXPECT_EQ(settings.impi, "alice@ims.example");
+    EXPECT_EQ(settings.password, "pw");
+    EXPECT_EQ(settings.registrar, "sip:ims.example");
+    EXPECT_EQ(settings.outbound_proxy, "sip:127.0.0.1:5060");
+    EXPECT_EQ(settings.content_psi, content_psi);
+    EXPECT_EQ(settings.transport, sip::transport::udp);
+    EXPECT_EQ(settings.sip_listen, "sip:127.0.0.1:5099");
+    EXPECT_EQ(settings.register_expires, std::chrono::seconds(300));
+    EXPECT_EQ(settings.drm_jwks, (folder.path() / "drm-jwks.json").lexically_normal().string());
+    EXPECT_EQ(settings.index_url, "http://127.0.0.1:8090");
+    EXPECT_EQ(settings.bittorrent_listen, "127.0.0.1:6881");
+    EXPECT_EQ(settings.upload_rate_limit, 1000);
+    EXPECT_EQ(settings.download_rate_limit, 2000);
+    EXPECT_EQ(settings.request_timeout, 5s);
+    EXPECT_EQ(settings.result_timeout, 7s);
+    EXPECT_EQ(settings.transfer_timeout, 120s);
+
+    // A URL stays a URL; a bad transport and a missing data_dir are refused by name.
+    auto config = core::config::parse(R"({"data_dir": "/tmp/x", "drm_jwks": "http://drm:8088"})");
+    EXPECT_EQ(sip::client_settings::from_config(config).drm_jwks, "http://drm:8088");
+    config.set("/transport", "sctp");
+    try {
+        sip::client_settings::from_config(config);
+        ADD_FAILURE() << "sctp accepted";
+    } catch (const std::system_error& error) {
+        EXPECT_EQ(error.code(), core::errc::config_bad_value);
+        EXPECT_NE(std::string(error.what()).find("/transport"), std::string::npos);
+    }
+    EXPECT_THROW(sip::client_settings::from_config(core::config::parse("{}")), std::system_error);
+}
+
+TEST(ClientSettings, BadInputGetsPreciseErrorsAndLeavesStateIntact) {
+    imsp2p_test::temporary_directory folder("imsp2p-client-input");
+    EXPECT_THROW(sip::ims_client(sip::client_settings{}, core::logger("client")),
+                 std::invalid_argument);
+
+    sip::client_settings settings;
+    settings.data_dir = folder.path() / "data";
+    sip::ims_client client(settings, core::logger("client", nullptr, core::log_level::off));
+    // The device key exists at once, 0600.
+    const auto key = folder.path() / "data" / "device-key.jwk";
+    ASSERT_TRUE(std::filesystem::exists(key));
+    EXPECT_EQ(std::filesystem::status(key).permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    EXPECT_FALSE(client.device_public_key().has_private_key());
+
+    std::error_code ec;
+    std::string detail;
+    // No file, no IMPU, no DOI: refused before anything is sent or written.
+    const auto published =
+        client.publish(folder.path() / "missing.bin", sip::publish_metadata{}, ec, &detail);
+    EXPECT_EQ(ec, std::errc::no_such_file_or_directory);
+    EXPECT_NE(detail.find("missing.bin"), std::string::npos) << detail;
+    EXPECT_TRUE(published.doi.empty());
+    client.acquire("10.5555/x", ec, &detail);
+    EXPECT_EQ(ec, std::errc::invalid_argument);
+    EXPECT_NE(detail.find("IMPU"), std::string::npos) << detail;
+    client.acquire("no doi", ec, &detail);
+    EXPECT_TRUE(ec);
+    EXPECT_NE(detail.find("is not a DOI"), std::string::npos) << detail;
+    std::ostringstream out;
+    EXPECT_EQ(client.play("10.5555/never-bought", out, ec, &detail), 0U);
+    EXPECT_EQ(ec, sip::errc::unknown_content);
+    EXPECT_TRUE(out.str().empty());
+    client.list("", ec, &detail);
+    EXPECT_EQ(ec, sip::errc::dependency_unavailable);
+    EXPECT_NE(detail.find("index_url"), std::string::npos) << detail;
+
+    const auto status = client.status();
+    EXPECT_FALSE(status.sip_started);
+    EXPECT_TRUE(status.published.empty());
+    EXPECT_TRUE(status.acquired.empty());
+    EXPECT_FALSE(std::filesystem::exists(folder.path() / "data" / "client-state.json"));
+}
+
+}  // namespace

@@ -414,6 +414,53 @@ std::vector<grant_record> key_store::find_grants(std::string_view user, std::str
     });
 }
 
+std::optional<grant_record> key_store::find_grant_by_request(std::string_view request_id,
+                                                             std::string_view user,
+                                                             std::string_view doi,
+                                                             std::string_view device_thumbprint,
+                                                             std::error_code& ec) const {
+    return guarded(ec, [&]() -> std::optional<grant_record> {
+        std::error_code doi_error;
+        const core::doi parsed = core::doi::parse(doi, doi_error);
+        if (doi_error) {
+            return std::nullopt;
+        }
+        std::lock_guard lock(impl_->mutex);
+        auto query = impl_->db.prepare_cached(
+            "SELECT " + std::string(grant_columns) +
+            " WHERE g.request_id = ?1 AND g.user_key = ?2 AND g.doi_key = ?3"
+            " AND g.device_thumbprint = ?4");
+        query.bind(1, request_id);
+        query.bind(2, user_key(user));
+        query.bind(3, parsed.key());
+        query.bind(4, device_thumbprint);
+        if (query.step() != core::step_result::row) {
+            return std::nullopt;
+        }
+        return read_grant(query);
+    });
+}
+
+bool key_store::has_live_grant(std::string_view user, std::string_view doi,
+                               std::string_view device_thumbprint, std::error_code& ec) const {
+    return guarded(ec, [&]() -> bool {
+        std::error_code doi_error;
+        const core::doi parsed = core::doi::parse(doi, doi_error);
+        if (doi_error) {
+            return false;
+        }
+        std::lock_guard lock(impl_->mutex);
+        auto query = impl_->db.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM grants WHERE user_key = ?1 AND doi_key = ?2"
+            " AND device_thumbprint = ?3 AND revoked_at IS NULL)");
+        query.bind(1, user_key(user));
+        query.bind(2, parsed.key());
+        query.bind(3, device_thumbprint);
+        query.step();
+        return query.column_int64(0) != 0;
+    });
+}
+
 std::uint64_t key_store::count_devices(std::string_view user, std::string_view doi,
                                        std::error_code& ec) const {
     return guarded(ec, [&]() -> std::uint64_t {

@@ -3,10 +3,12 @@
 #include <imsp2p/core/database.hpp>
 
 #include <array>
+#include <condition_variable>
 #include <ctime>
 #include <map>
 #include <mutex>
 #include <utility>
+#include <vector>
 
 namespace imsp2p::sip {
 
@@ -112,34 +114,138 @@ std::string csv_cell(std::string text) {
     return out;
 }
 
+std::optional<charge_result> stored_in(core::database& db, const std::string& charge_id) {
+    auto query = db.prepare_cached("SELECT outcome, reason FROM cdr WHERE charge_id = ?1");
+    query.bind(1, charge_id);
+    if (query.step() != core::step_result::row) {
+        return std::nullopt;
+    }
+    charge_result out;
+    out.outcome = outcome_from(query.column_text(0));
+    // A refunded charge was charged: the purchase it stands for must not be charged again.
+    if (out.outcome == charge_outcome::refunded) {
+        out.outcome = charge_outcome::charged;
+    }
+    out.reason = query.column_text(1);
+    return out;
+}
+
 }  // namespace
 
 struct sqlite_charging::state {
-    mutable std::mutex mutex;
+    mutable std::mutex mutex;  // the writing connection
     core::database db;
+    // A second, read-only connection: the "already charged?" check must not wait behind a
+    // batch's commit (WAL readers never wait for the writer).
+    std::mutex reader_mutex;
+    core::database reader;
     rating_function rating;
 
+    /** A charge waiting in the group-commit queue (lives on the caller's stack). */
+    struct pending_charge {
+        const charge_record* record;
+        charge_result decision;
+        charge_result result;
+        bool done = false;
+    };
+    std::mutex queue_mutex;
+    std::condition_variable queue_changed;
+    std::vector<pending_charge*> queue;  // guarded by queue_mutex
+    bool writing = false;                // a caller is writing a batch (guarded by queue_mutex)
+
     std::optional<charge_result> stored(const std::string& charge_id) {
-        auto query = db.prepare_cached("SELECT outcome, reason FROM cdr WHERE charge_id = ?1");
-        query.bind(1, charge_id);
-        if (query.step() != core::step_result::row) {
-            return std::nullopt;
+        return stored_in(db, charge_id);
+    }
+
+    void insert(const charge_record& record, const charge_result& decision) {
+        auto statement = db.prepare_cached(
+            "INSERT INTO cdr (charge_id, kind, user, provider, doi, doi_key, amount_minor, "
+            "currency, request_id, event_time_ms, outcome, reason, recorded_ms) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+        statement.bind(1, record.charge_id);
+        statement.bind(2, to_string(record.kind));
+        statement.bind(3, record.user);
+        statement.bind(4, record.provider);
+        statement.bind(5, record.doi);
+        statement.bind(6, upper_ascii(record.doi));
+        statement.bind(7, record.price.amount_minor);
+        statement.bind(8, record.price.currency);
+        statement.bind(9, record.request_id);
+        statement.bind(10, to_ms(record.time));
+        statement.bind(11, to_string(decision.outcome));
+        statement.bind(12, decision.reason);
+        statement.bind(13, to_ms(std::chrono::system_clock::now()));
+        statement.run();
+    }
+
+    /**
+     * Writes a batch in one transaction (one fsync for all of them: group commit). A record
+     * whose charge id is already stored (a concurrent call for the same id, earlier in this
+     * batch or in an earlier one) gets the stored outcome. If the transaction fails, every
+     * record of the batch fails and nothing of it is stored.
+     */
+    void write_batch(const std::vector<pending_charge*>& batch) {
+        try {
+            std::lock_guard lock(mutex);
+            core::transaction txn(db);
+            for (auto* item : batch) {
+                if (auto known = stored(item->record->charge_id)) {
+                    item->result = *known;
+                } else {
+                    insert(*item->record, item->decision);
+                    item->result = item->decision;
+                }
+            }
+            txn.commit();
+        } catch (const std::exception& failure) {
+            for (auto* item : batch) {
+                item->result = {charge_outcome::failed,
+                                std::string("CDR database: ") + failure.what()};
+            }
         }
-        charge_result out;
-        out.outcome = outcome_from(query.column_text(0));
-        // A refunded charge was charged: the purchase it stands for must not be charged again.
-        if (out.outcome == charge_outcome::refunded) {
-            out.outcome = charge_outcome::charged;
+    }
+
+    /**
+     * Stores a decided charge durably and returns the stored outcome. Concurrent callers are
+     * batched: whoever finds no batch being written writes everything queued so far, while
+     * the others wait (and queue up for the next batch).
+     */
+    charge_result store(const charge_record& record, const charge_result& decision) {
+        pending_charge mine{&record, decision, {}, false};
+        std::unique_lock lock(queue_mutex);
+        queue.push_back(&mine);
+        while (!mine.done) {
+            if (writing) {
+                queue_changed.wait(lock);
+                continue;
+            }
+            writing = true;
+            std::vector<pending_charge*> batch;
+            batch.swap(queue);
+            lock.unlock();
+            write_batch(batch);
+            lock.lock();
+            for (auto* item : batch) {
+                item->done = true;
+            }
+            writing = false;
+            queue_changed.notify_all();
         }
-        out.reason = query.column_text(1);
-        return out;
+        return mine.result;
     }
 };
 
 sqlite_charging::sqlite_charging(const std::filesystem::path& path, rating_function rating)
     : impl_(std::make_unique<state>()) {
-    impl_->db = core::database::open(path);
+    // A CDR is money: it must survive a power cut once a purchase goes on to the DRM grant, so
+    // every commit waits for the disk (FULL). Concurrent charges share one commit (store()).
+    core::database_options options;
+    options.synchronous = core::synchronous_mode::full;
+    impl_->db = core::database::open(path, options);
     core::migrate(impl_->db, cdr_migrations);
+    core::database_options reading;
+    reading.read_only = true;
+    impl_->reader = core::database::open(path, reading);
     impl_->rating = std::move(rating);
 }
 
@@ -148,8 +254,8 @@ sqlite_charging::~sqlite_charging() = default;
 charge_result sqlite_charging::charge(const charge_record& record) {
     try {
         {
-            std::lock_guard lock(impl_->mutex);
-            if (auto known = impl_->stored(record.charge_id)) {
+            std::lock_guard lock(impl_->reader_mutex);
+            if (auto known = stored_in(impl_->reader, record.charge_id)) {
                 return *known;
             }
         }
@@ -160,31 +266,7 @@ charge_result sqlite_charging::charge(const charge_record& record) {
             decision.outcome = charge_outcome::failed;
             return decision;
         }
-        std::lock_guard lock(impl_->mutex);
-        core::transaction txn(impl_->db);
-        if (auto known = impl_->stored(record.charge_id)) {
-            return *known;  // a concurrent call for the same id won the race
-        }
-        auto insert = impl_->db.prepare_cached(
-            "INSERT INTO cdr (charge_id, kind, user, provider, doi, doi_key, amount_minor, "
-            "currency, request_id, event_time_ms, outcome, reason, recorded_ms) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
-        insert.bind(1, record.charge_id);
-        insert.bind(2, to_string(record.kind));
-        insert.bind(3, record.user);
-        insert.bind(4, record.provider);
-        insert.bind(5, record.doi);
-        insert.bind(6, upper_ascii(record.doi));
-        insert.bind(7, record.price.amount_minor);
-        insert.bind(8, record.price.currency);
-        insert.bind(9, record.request_id);
-        insert.bind(10, to_ms(record.time));
-        insert.bind(11, to_string(decision.outcome));
-        insert.bind(12, decision.reason);
-        insert.bind(13, to_ms(std::chrono::system_clock::now()));
-        insert.run();
-        txn.commit();
-        return decision;
+        return impl_->store(record, decision);
     } catch (const std::exception& failure) {
         return {charge_outcome::failed, std::string("CDR database: ") + failure.what()};
     }

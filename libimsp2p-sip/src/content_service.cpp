@@ -3,6 +3,7 @@
 #include <imsp2p/sip/bodies.hpp>
 #include <imsp2p/sip/error.hpp>
 
+#include <imsp2p/core/crypto.hpp>
 #include <imsp2p/core/database.hpp>
 #include <imsp2p/core/encoding.hpp>
 #include <imsp2p/core/ticket.hpp>
@@ -97,6 +98,23 @@ constexpr std::string_view allow_methods = "MESSAGE, PUBLISH, SUBSCRIBE, OPTIONS
 
 std::string random_id() {
     return core::base64url_encode(core::random_bytes(16));
+}
+
+/**
+ * The purchase id of (issuer, user, request_id): derived, not random, so a purchase whose row
+ * was lost (a power cut before the AS database reached the disk) gets the same id, hence the
+ * same charge id and DRM request id, when the client repeats the request: it cannot be charged
+ * or granted twice.
+ */
+std::string purchase_id_for(std::string_view issuer, std::string_view user,
+                            std::string_view request_id) {
+    std::string input = "imsp2p purchase v1";
+    for (const auto part : {issuer, user, request_id}) {
+        input.push_back('\0');
+        input.append(part);
+    }
+    const auto digest = core::sha256(core::as_bytes(input));
+    return core::base64url_encode(core::byte_view(digest.data(), 16));
 }
 
 char lower_char(char c) {
@@ -479,6 +497,13 @@ class content_service::impl {
 
     std::string purchase_uri() const { return settings.content_psi; }
 
+    /** The "iss" of the tickets this AS signs (as given to `issuer`). */
+    std::string issuer_name() const {
+        return !settings.issuer.empty()   ? settings.issuer
+               : !settings.as_uri.empty() ? settings.as_uri
+                                          : settings.content_psi;
+    }
+
     std::shared_ptr<tracker_gateway> tracker_by_announce(const std::string& announce) const {
         for (const auto& tracker : trackers) {
             if (tracker->announce_url() == announce) {
@@ -539,8 +564,8 @@ class content_service::impl {
     // database access (callers hold db_mutex)
 
     std::optional<content_row> content_by(std::string_view column, const std::string& value) {
-        auto query = db.prepare("SELECT " + std::string(content_columns) + " FROM content WHERE " +
-                                std::string(column) + " = ?1");
+        auto query = db.prepare_cached("SELECT " + std::string(content_columns) +
+                                       " FROM content WHERE " + std::string(column) + " = ?1");
         query.bind(1, value);
         if (query.step() != core::step_result::row) {
             return std::nullopt;
@@ -572,8 +597,8 @@ class content_service::impl {
 
     std::optional<purchase_row> purchase_by(std::string_view where,
                                             const std::vector<std::string>& values) {
-        auto query = db.prepare("SELECT " + std::string(purchase_columns) +
-                                " FROM purchases WHERE " + std::string(where));
+        auto query = db.prepare_cached("SELECT " + std::string(purchase_columns) +
+                                       " FROM purchases WHERE " + std::string(where));
         for (std::size_t i = 0; i < values.size(); ++i) {
             query.bind(static_cast<int>(i + 1), values[i]);
         }
@@ -752,9 +777,9 @@ class content_service::impl {
      * appends the ticket MESSAGE to @p out once the purchase is ticketed.
      */
     step_status advance_purchase(purchase_row& purchase, time_point now,
-                                 std::vector<outgoing_request>& out) {
-        std::optional<content_row> content;
-        {
+                                 std::vector<outgoing_request>& out,
+                                 std::optional<content_row> content = std::nullopt) {
+        if (!content || content->doi_key != purchase.doi_key) {
             std::lock_guard lock(db_mutex);
             content = content_by("doi_key", purchase.doi_key);
         }
@@ -829,20 +854,24 @@ class content_service::impl {
             purchase.grant_id = grant_id;
             purchase.step = "granted";
             purchase.attempts = 0;
-            std::lock_guard lock(db_mutex);
-            save_purchase(purchase, 0, "");
+            // Not committed on its own: the ticket document is made at once and committed
+            // with it below (one commit instead of two). A crash before that commit resumes
+            // from "charged", and the DRM grant is idempotent on the request id, so the replay
+            // gets the same grant.
         }
+        bool fresh_document = false;
         if (purchase.step == "granted") {
             purchase.document = make_ticket_document(purchase, *content, now).serialize();
             purchase.step = "ticketed";
-            std::lock_guard lock(db_mutex);
-            save_purchase(purchase, 0, "");
+            fresh_document = true;
         }
         // ticketed or delivered: (re-)send the document; refresh it when its tickets are stale.
-        std::error_code ec;
-        auto document = ticket_document::parse(purchase.document, ec);
-        if (ec || document.expires <= to_seconds(now) + std::chrono::minutes(5)) {
-            purchase.document = make_ticket_document(purchase, *content, now).serialize();
+        if (!fresh_document) {
+            std::error_code ec;
+            auto document = ticket_document::parse(purchase.document, ec);
+            if (ec || document.expires <= to_seconds(now) + std::chrono::minutes(5)) {
+                purchase.document = make_ticket_document(purchase, *content, now).serialize();
+            }
         }
         ++purchase.attempts;
         {
@@ -893,7 +922,7 @@ class content_service::impl {
                 }
             } else {
                 purchase_row row;
-                row.id = random_id();
+                row.id = purchase_id_for(issuer_name(), user.str(), body.request_id);
                 row.user = user.str();
                 row.request_id = body.request_id;
                 row.doi_key = content->doi_key;
@@ -915,7 +944,7 @@ class content_service::impl {
                 purchase = row;
             }
         }
-        const auto status = advance_purchase(*purchase, now, result.requests);
+        const auto status = advance_purchase(*purchase, now, result.requests, std::move(content));
         result.response =
             status.retry_later ? unavailable(status.reason) : reply(status.status, status.reason);
         return result;
@@ -1626,6 +1655,26 @@ class content_service::impl {
         }
     }
 
+    /** Purchases poll() finishes: paid for, not delivered, due (?1 = now, ?2 = max attempts). */
+    static constexpr const char* purchase_due_condition =
+        "step IN ('charged', 'granted', 'ticketed') AND next_attempt_ms <= ?1 AND attempts < ?2";
+    /** Publications and withdrawals poll() resumes (same parameters). */
+    static constexpr const char* content_due_condition =
+        "next_attempt_ms <= ?1 AND attempts < ?2 AND "
+        "(step IN ('reserved', 'key_registered', 'tracked', 'indexed') OR "
+        "result_pending != 0 OR withdraw_pending != 0)";
+
+    /** @return whether the row @p key of @p table still meets @p condition (db_mutex held) */
+    bool still_due(const char* table, const char* key_column, const std::string& key,
+                   const char* condition, std::int64_t due, std::int64_t max_attempts) {
+        auto query = db.prepare_cached(std::string("SELECT 1 FROM ") + table + " WHERE " +
+                                       key_column + " = ?3 AND " + condition);
+        query.bind(1, due);
+        query.bind(2, max_attempts);
+        query.bind(3, key);
+        return query.step() == core::step_result::row;
+    }
+
     std::vector<outgoing_request> poll(time_point now, bool recovering) {
         std::vector<outgoing_request> out;
         const auto due = recovering ? std::numeric_limits<std::int64_t>::max() : to_ms(now);
@@ -1637,18 +1686,15 @@ class content_service::impl {
         std::vector<std::string> content_keys;
         {
             std::lock_guard lock(db_mutex);
-            auto query = db.prepare(
-                "SELECT id FROM purchases WHERE step IN ('charged', 'granted', 'ticketed') "
-                "AND next_attempt_ms <= ?1 AND attempts < ?2");
+            auto query =
+                db.prepare(std::string("SELECT id FROM purchases WHERE ") + purchase_due_condition);
             query.bind(1, due);
             query.bind(2, max_attempts);
             while (query.step() == core::step_result::row) {
                 purchase_ids.push_back(query.column_text(0));
             }
-            auto pending = db.prepare(
-                "SELECT doi_key FROM content WHERE next_attempt_ms <= ?1 AND attempts < ?2 AND "
-                "(step IN ('reserved', 'key_registered', 'tracked', 'indexed') OR "
-                "result_pending != 0 OR withdraw_pending != 0)");
+            auto pending = db.prepare(std::string("SELECT doi_key FROM content WHERE ") +
+                                      content_due_condition);
             pending.bind(1, due);
             pending.bind(2, max_attempts);
             while (pending.step() == core::step_result::row) {
@@ -1667,8 +1713,13 @@ class content_service::impl {
             const auto guard =
                 locks.acquire("purchase\n" + purchase->user + "\n" + purchase->request_id);
             {
+                // Re-read under the purchase's lock, and only if it is still due: handle() may
+                // have advanced it (and sent its ticket) while this thread waited for the lock.
                 std::lock_guard lock(db_mutex);
-                purchase = purchase_by("id = ?1", {id});
+                purchase =
+                    still_due("purchases", "id", id, purchase_due_condition, due, max_attempts)
+                        ? purchase_by("id = ?1", {id})
+                        : std::nullopt;
             }
             if (purchase) {
                 try {
@@ -1690,8 +1741,15 @@ class content_service::impl {
             }
             const auto guard = locks.acquire("content\n" + content->record.infohash_v1);
             {
+                // As for purchases: skip what another thread finished while this one waited.
                 std::lock_guard lock(db_mutex);
-                content = content_by("doi_key", key);
+                content =
+                    still_due("content", "doi_key", key, content_due_condition, due, max_attempts)
+                        ? content_by("doi_key", key)
+                        : std::nullopt;
+            }
+            if (!content) {
+                continue;
             }
             try {
                 if (content->record.state == core::content_state::withdrawn) {

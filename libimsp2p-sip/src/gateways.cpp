@@ -100,9 +100,10 @@ std::string trim_slash(std::string url) {
 }
 
 /** One JSON call with the error contract of gateways.hpp. */
-http::client_response call(const http_gateway_options& options, service_token_source& tokens,
-                           std::string_view audience, verb method, const std::string& path,
-                           const nlohmann::json* body, std::error_code& ec, std::string* detail) {
+http::client_response call(const http_gateway_options& options, http::connection_pool& pool,
+                           service_token_source& tokens, std::string_view audience, verb method,
+                           const std::string& path, const nlohmann::json* body, std::error_code& ec,
+                           std::string* detail) {
     http::client_request request;
     request.method = method;
     request.url = trim_slash(options.base_url) + path;
@@ -121,7 +122,7 @@ http::client_response call(const http_gateway_options& options, service_token_so
     }
     request.max_response_body = 4 << 20;
     std::error_code transport;
-    auto response = http::perform(request, transport);
+    auto response = pool.perform(request, transport);
     if (transport) {
         ec = errc::dependency_unavailable;
         if (detail != nullptr) {
@@ -176,14 +177,14 @@ class http_drm final : public drm_gateway {
                                      {"kid", registration.kid},
                                      {"cek", registration.cek_jwe},
                                      {"metadata", registration.metadata}};
-        call(options_, *tokens_, "drm", verb::post, "/v1/contents", &body, ec, detail);
+        call(options_, *pool_, *tokens_, "drm", verb::post, "/v1/contents", &body, ec, detail);
     }
 
     void set_content_active(const core::doi& doi, bool active, std::error_code& ec,
                             std::string* detail) override {
         const nlohmann::json body = {{"state", active ? "active" : "withdrawn"}};
-        call(options_, *tokens_, "drm", verb::patch, "/v1/contents/" + doi_path_segment(doi), &body,
-             ec, detail);
+        call(options_, *pool_, *tokens_, "drm", verb::patch,
+             "/v1/contents/" + doi_path_segment(doi), &body, ec, detail);
     }
 
     std::string grant(const drm_grant_request& request, std::error_code& ec,
@@ -194,7 +195,7 @@ class http_drm final : public drm_gateway {
                                      {"device_key", request.device_key.public_only().to_json()},
                                      {"rights", request.rights}};
         const auto response =
-            call(options_, *tokens_, "drm", verb::post, "/v1/grants", &body, ec, detail);
+            call(options_, *pool_, *tokens_, "drm", verb::post, "/v1/grants", &body, ec, detail);
         if (ec) {
             return {};
         }
@@ -215,8 +216,8 @@ class http_drm final : public drm_gateway {
 
     void revoke_grant(const std::string& grant_id, std::error_code& ec,
                       std::string* detail) override {
-        call(options_, *tokens_, "drm", verb::delete_, "/v1/grants/" + percent_encode(grant_id),
-             nullptr, ec, detail);
+        call(options_, *pool_, *tokens_, "drm", verb::delete_,
+             "/v1/grants/" + percent_encode(grant_id), nullptr, ec, detail);
         if (ec == errc::dependency_refused && detail != nullptr &&
             detail->find(" 404") != std::string::npos) {
             ec.clear();
@@ -226,6 +227,7 @@ class http_drm final : public drm_gateway {
   private:
     http_gateway_options options_;
     std::shared_ptr<service_token_source> tokens_;
+    std::unique_ptr<http::connection_pool> pool_ = std::make_unique<http::connection_pool>();
 };
 
 class http_tracker final : public tracker_gateway {
@@ -239,8 +241,8 @@ class http_tracker final : public tracker_gateway {
     std::string announce_url() const override { return announce_; }
 
     tracker_load load(std::error_code& ec, std::string* detail) override {
-        const auto response =
-            call(options_, *tokens_, "tracker", verb::get, "/admin/stats", nullptr, ec, detail);
+        const auto response = call(options_, *pool_, *tokens_, "tracker", verb::get, "/admin/stats",
+                                   nullptr, ec, detail);
         if (ec) {
             return {};
         }
@@ -267,20 +269,22 @@ class http_tracker final : public tracker_gateway {
         if (!torrent.infohash_v2.empty()) {
             body["info_hash_v2"] = torrent.infohash_v2;
         }
-        call(options_, *tokens_, "tracker", verb::post, "/admin/torrents", &body, ec, detail);
+        call(options_, *pool_, *tokens_, "tracker", verb::post, "/admin/torrents", &body, ec,
+             detail);
     }
 
     void set_torrent_state(const std::string& infohash_v1, const std::string& state,
                            std::error_code& ec, std::string* detail) override {
         const nlohmann::json body = {{"state", state}};
-        call(options_, *tokens_, "tracker", verb::patch, "/admin/torrents/" + infohash_v1, &body,
-             ec, detail);
+        call(options_, *pool_, *tokens_, "tracker", verb::patch, "/admin/torrents/" + infohash_v1,
+             &body, ec, detail);
     }
 
   private:
     http_gateway_options options_;
     std::string announce_;
     std::shared_ptr<service_token_source> tokens_;
+    std::unique_ptr<http::connection_pool> pool_ = std::make_unique<http::connection_pool>();
 };
 
 class http_index final : public index_gateway {
@@ -296,13 +300,13 @@ class http_index final : public index_gateway {
         const nlohmann::json body = {{"record", record.to_json()},
                                      {"torrent", core::base64_encode(torrent)},
                                      {"purchase_uri", purchase_uri}};
-        call(options_, *tokens_, "index", verb::put,
+        call(options_, *pool_, *tokens_, "index", verb::put,
              "/admin/entries/" + doi_path_segment(record.doi), &body, ec, detail);
     }
 
     void withdraw_entry(const core::doi& doi, std::error_code& ec, std::string* detail) override {
-        call(options_, *tokens_, "index", verb::delete_, "/admin/entries/" + doi_path_segment(doi),
-             nullptr, ec, detail);
+        call(options_, *pool_, *tokens_, "index", verb::delete_,
+             "/admin/entries/" + doi_path_segment(doi), nullptr, ec, detail);
         if (ec == errc::dependency_refused && detail != nullptr &&
             detail->find(" 404") != std::string::npos) {
             ec.clear();
@@ -316,6 +320,7 @@ class http_index final : public index_gateway {
   private:
     http_gateway_options options_;
     std::shared_ptr<service_token_source> tokens_;
+    std::unique_ptr<http::connection_pool> pool_ = std::make_unique<http::connection_pool>();
 };
 
 }  // namespace

@@ -8,6 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <mutex>
+
 #include <atomic>
 #include <stdexcept>
 #include <thread>
@@ -728,6 +731,51 @@ TEST_F(ContentService, ConcurrentRetransmissionsChargeOnce) {
     EXPECT_EQ(download_cdrs(), 3u);  // "same" charged once, "own-1" and "own-3" once each
     std::error_code ec;
     EXPECT_EQ(drm_->service->list_grants(doi, ec).size(), 3u);
+}
+
+TEST_F(ContentService, ConcurrentPollsFinishEachPaidPurchaseOnce) {
+    auto service = make_service(settings());
+    const auto doi = publish(*service, content_);
+    // The DRM server is down: the purchases are charged, answered 503 and left to poll().
+    drm_->stop();
+    constexpr int purchases = 6;
+    std::vector<device> phones(purchases);
+    for (int i = 0; i < purchases; ++i) {
+        const auto result = service->handle(
+            request("MESSAGE", bob, acquire_body(doi, phones[i], "down-" + std::to_string(i)),
+                    std::string(sip::acquire_media_type)),
+            system_clock::now());
+        ASSERT_EQ(result.response.status, 503) << result.response.reason;
+    }
+    EXPECT_EQ(download_cdrs(), static_cast<std::size_t>(purchases));
+    drm_->start();
+    // Four threads poll at once: a purchase one thread finishes while another waits for its
+    // lock must not be finished (and its ticket sent) a second time.
+    const auto later = system_clock::now() + std::chrono::hours(1);
+    std::mutex sent_mutex;
+    std::map<std::string, int> tickets;  // request id -> ticket MESSAGEs sent
+    std::vector<std::thread> pollers;
+    for (int t = 0; t < 4; ++t) {
+        pollers.emplace_back([&] {
+            for (const auto& sent : service->poll(later)) {
+                if (sent.method == "MESSAGE" && sent.content_type == sip::ticket_media_type) {
+                    const auto document = sip::ticket_document::parse(sent.body);
+                    const std::lock_guard lock(sent_mutex);
+                    ++tickets[document.request_id];
+                }
+            }
+        });
+    }
+    for (auto& poller : pollers) {
+        poller.join();
+    }
+    ASSERT_EQ(tickets.size(), static_cast<std::size_t>(purchases));
+    for (const auto& [request_id, count] : tickets) {
+        EXPECT_EQ(count, 1) << request_id;
+    }
+    EXPECT_EQ(download_cdrs(), static_cast<std::size_t>(purchases));
+    std::error_code ec;
+    EXPECT_EQ(drm_->service->list_grants(doi, ec).size(), static_cast<std::size_t>(purchases));
 }
 
 TEST_F(ContentService, SkipsUnreachableTrackersAndResumesAPublishLater) {

@@ -188,7 +188,8 @@ class ImsCoreProgram : public ::testing::Test {
                                      "127.0.0.1:" + std::to_string(port_), "--data-dir",
                                      (directory_.path() / "data").string()},
             directory_.path(), "server." + std::to_string(++runs_) + ".log");
-        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        // Generous: a loaded CI machine may take seconds to start the program.
+        const auto deadline = std::chrono::steady_clock::now() + 30s;
         while (!udp_port_taken(port_) && std::chrono::steady_clock::now() < deadline) {
             std::this_thread::sleep_for(20ms);
         }

@@ -213,6 +213,33 @@ class IMSP2P_DRM_EXPORT key_store {
                                           std::error_code& ec) const;
 
     /**
+     * Finds the grant made for a request id, if it belongs to that holder (one indexed lookup,
+     * unlike find_grants(), whose cost grows with the holder's grants).
+     * @param request_id the request id the grant was made for
+     * @param user the user's IMPU (compared canonically)
+     * @param doi the DOI (any accepted form; a malformed DOI matches nothing)
+     * @param device_thumbprint the device key thumbprint
+     * @param ec database errors; cleared otherwise
+     * @return the grant (revoked or not), std::nullopt if the request id is unknown, belongs
+     *         to another user, content or device, or on error
+     */
+    std::optional<grant_record> find_grant_by_request(std::string_view request_id,
+                                                      std::string_view user, std::string_view doi,
+                                                      std::string_view device_thumbprint,
+                                                      std::error_code& ec) const;
+
+    /**
+     * Tells whether a device holds an unrevoked grant of a user for a content item.
+     * @param user the user's IMPU (compared canonically)
+     * @param doi the DOI (any accepted form; a malformed DOI matches nothing)
+     * @param device_thumbprint the device key thumbprint
+     * @param ec database errors; cleared otherwise
+     * @return true if at least one unrevoked grant exists
+     */
+    bool has_live_grant(std::string_view user, std::string_view doi,
+                        std::string_view device_thumbprint, std::error_code& ec) const;
+
+    /**
      * Counts the distinct devices holding an unrevoked grant of a user for a content item.
      * @param user the user's IMPU (compared canonically)
      * @param doi the DOI (any accepted form)

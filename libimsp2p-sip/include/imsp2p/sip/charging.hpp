@@ -138,8 +138,10 @@ struct report_filter {
 
 /**
  * The default charging backend: every final outcome becomes a durable CDR row in an SQLite file
- * (WAL, one transaction per record); a rating function decides the outcome (default: every
- * event is charged, i.e. offline charging, billed from the CDRs).
+ * (WAL, synchronous=FULL: charge() returns only once the row is on disk, so a power cut cannot
+ * lose a charge the AS went on to grant); a rating function decides the outcome (default: every
+ * event is charged, i.e. offline charging, billed from the CDRs). Group commit: concurrent
+ * charge() calls share one transaction and one disk flush.
  *
  * Reports ("who bought what"): records() as values, report_json() and report_csv() as documents
  * for a content provider. Refunded downloads stay listed with outcome "refunded".

@@ -55,8 +55,14 @@
  *   backend said charged; it is idempotent on the charge id, so re-charging after a crash
  *   returns the stored outcome) -> `granted` (DRM grant, idempotent on request_id = purchase
  *   id; grant id stored) -> `ticketed` (ticket document stored) -> `delivered` (the MESSAGE got
- *   a 2xx). Terminal failures: `declined` (402), `failed` (the DRM server refused; the charge is
- *   refunded).
+ *   a 2xx). Terminal failures: `declined` (402), `failed` (the DRM server refused; the charge
+ *   is refunded). `granted` and `ticketed` are committed together (the ticket is made right
+ *   after the grant); a crash before that commit resumes from `charged`. The purchase id is
+ *   derived from (issuer, user, request_id), so it stays the same if the purchase row is lost.
+ * - Durability: the AS database runs with synchronous=NORMAL (WAL): a process crash loses
+ *   nothing; a power cut may lose the last purchase steps, which recovery and the client's
+ *   retry redo without a second charge (the charge id is the derived purchase id, and the
+ *   default charging backend writes the CDR with synchronous=FULL before the grant).
  * - publish steps: `reserved` (DOI and infohash reserved in one row, with the torrent and the
  *   CEK JWE) -> `key_registered` (DRM, idempotent for the same kid) -> `tracked` (tracker
  *   chosen and stored before the call; a 409 from that tracker counts as done) -> `indexed`

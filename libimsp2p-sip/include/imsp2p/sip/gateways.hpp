@@ -13,7 +13,10 @@
  * A problem+json "detail" (or the transport error) is put in @p detail when it is not null.
  *
  * Threads: every gateway here may be called from several threads at once (each HTTP call runs
- * its own I/O on the calling thread and blocks it for at most the configured timeout).
+ * its own I/O on the calling thread and blocks it for at most the configured timeout). Each
+ * HTTP gateway keeps a small pool of idle keep-alive connections, so a call usually costs no
+ * TCP handshake; a pooled connection the server closed meanwhile is replaced and the call sent
+ * again (every gateway call is idempotent).
  */
 #pragma once
 

@@ -5,6 +5,8 @@
 
 #include <imsp2p/sip/aka_credentials.hpp>
 #include <imsp2p/sip/error.hpp>
+#include <imsp2p/sip/one_pass.hpp>
+#include <imsp2p/sip/pana_attach.hpp>
 
 #include <imsp2p/drm/container.hpp>
 #include <imsp2p/drm/drm_client.hpp>
@@ -24,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <deque>
 #include <fstream>
 #include <iterator>
@@ -311,6 +314,22 @@ client_settings client_settings::from_config(const core::config& config) {
     settings.request_timeout = config.duration_or("/request_timeout", settings.request_timeout);
     settings.result_timeout = config.duration_or("/result_timeout", settings.result_timeout);
     settings.transfer_timeout = config.duration_or("/transfer_timeout", settings.transfer_timeout);
+    settings.pana_paa = config.get_or<std::string>("/pana", "");
+    for (const auto& [pointer, target] :
+         {std::pair{"/pana_ca", &settings.pana_ca},
+          std::pair{"/pana_certificate", &settings.pana_certificate},
+          std::pair{"/pana_private_key", &settings.pana_private_key}}) {
+        if (const auto path = config.get<std::string>(pointer); path && !path->empty()) {
+            *target = resolve(*path);
+        }
+    }
+    if (!settings.pana_paa.empty() &&
+        (settings.pana_ca.empty() || settings.pana_certificate.empty() ||
+         settings.pana_private_key.empty())) {
+        throw std::system_error(core::errc::config_bad_value,
+                                "/pana: needs /pana_ca, /pana_certificate and /pana_private_key");
+    }
+    settings.realm = config.get_or<std::string>("/realm", "");
     return settings;
 }
 
@@ -328,6 +347,8 @@ struct ims_client::impl {
     std::mutex operation_mutex;
 
     mutable std::mutex component_mutex;
+    std::unique_ptr<pana::pana_client> pac;          // the PANA session (one-pass set-up)
+    std::shared_ptr<one_pass_credentials> one_pass;  // set when PANA is configured
     std::unique_ptr<user_agent> agent;
     std::unique_ptr<swarm> shares;
 
@@ -392,17 +413,78 @@ struct ims_client::impl {
                     std::make_shared<aka_credentials>(pana::usim::load(settings.usim_profile),
                                                       settings.usim_profile, log.child("aka"));
             } else {
-                std::string impi = settings.impi;
-                if (impi.empty()) {
-                    impi = settings.impu.rfind("sip:", 0) == 0 ? settings.impu.substr(4)
-                                                               : settings.impu;
-                }
                 ua_settings.credentials =
-                    std::make_shared<password_credentials>(impi, settings.password);
+                    std::make_shared<password_credentials>(impi(), settings.password);
+            }
+            if (!settings.pana_paa.empty()) {
+                ua_settings.credentials = attach(std::move(ua_settings.credentials));
             }
             agent = std::make_unique<user_agent>(std::move(ua_settings), log.child("sip"));
         }
         return *agent;
+    }
+
+    std::string impi() const {
+        if (!settings.impi.empty()) {
+            return settings.impi;
+        }
+        return settings.impu.rfind("sip:", 0) == 0 ? settings.impu.substr(4) : settings.impu;
+    }
+
+    /**
+     * PANA access authentication with EAP-TLS against settings.pana_paa (seed 001 App. A):
+     * returns one-pass credentials over @p fallback with the exported token.
+     * @throws std::system_error when the access authentication fails
+     */
+    std::shared_ptr<credentials_provider> attach(std::shared_ptr<credentials_provider> fallback) {
+        pana_attach_settings attach_settings;
+        // "address", "address:port", "[v6 address]" or "[v6 address]:port".
+        std::string address = settings.pana_paa;
+        std::string port;
+        if (!address.empty() && address.front() == '[') {
+            const auto close = address.find(']');
+            if (close != std::string::npos && close + 1 < address.size() &&
+                address[close + 1] == ':') {
+                port = address.substr(close + 2);
+            }
+            address = address.substr(1, close == std::string::npos ? std::string::npos : close - 1);
+        } else if (std::count(address.begin(), address.end(), ':') == 1) {
+            port = address.substr(address.find(':') + 1);
+            address = address.substr(0, address.find(':'));
+        }
+        if (!port.empty()) {
+            unsigned long number = 0;
+            const auto [end, failure] =
+                std::from_chars(port.data(), port.data() + port.size(), number);
+            if (failure != std::errc() || end != port.data() + port.size() || number == 0 ||
+                number > 65535) {
+                throw std::system_error(core::errc::config_bad_value,
+                                        "/pana: bad port in \"" + settings.pana_paa + "\"");
+            }
+            attach_settings.paa_port = static_cast<std::uint16_t>(number);
+        }
+        attach_settings.paa_address = address;
+        attach_settings.impi = impi();
+        attach_settings.realm = !settings.realm.empty() ? settings.realm
+                                : impi().find('@') != std::string::npos
+                                    ? impi().substr(impi().find('@') + 1)
+                                    : std::string();
+        attach_settings.tls.ca_file = settings.pana_ca;
+        attach_settings.tls.certificate_chain_file = settings.pana_certificate;
+        attach_settings.tls.private_key_file = settings.pana_private_key;
+        attach_settings.timeout = settings.request_timeout;
+        pac = std::make_unique<pana::pana_client>();
+        std::error_code ec;
+        const pana_attachment attachment = pana_attach(*pac, attach_settings, ec);
+        if (ec) {
+            throw std::system_error(ec, "PANA access authentication with " + settings.pana_paa);
+        }
+        log.info("access authenticated (PANA/EAP-TLS)",
+                 {{"paa", settings.pana_paa}, {"session", attachment.session.session_id}});
+        one_pass =
+            std::make_shared<one_pass_credentials>(attach_settings.impi, attach_settings.realm,
+                                                   attachment.token.view(), std::move(fallback));
+        return one_pass;
     }
 
     swarm& bittorrent() {
@@ -1229,6 +1311,9 @@ client_status ims_client::status() const {
         if (impl_->agent) {
             status.sip_started = true;
             status.registered = impl_->agent->registered();
+            status.registered_in_one_pass = status.registered && impl_->one_pass &&
+                                            impl_->one_pass->token_used() &&
+                                            impl_->one_pass->challenges_answered() == 0;
             status.registrations = impl_->agent->registrations();
             status.contact = impl_->agent->contact();
         }

@@ -68,6 +68,11 @@ namespace imsp2p::sip {
  *   `/download_rate_limit` (bytes/s, 0 = unlimited)
  * - durations `/request_timeout` (default "40s"), `/result_timeout` (default "60s"),
  *   `/transfer_timeout` (default "1h")
+ * - one-pass registration (seed 001 App. A): `/pana` (the PAA, "address" or "address:port";
+ *   IPv6 as "[address]:port"), `/pana_ca` (PEM of the CA the PAA's certificate chains to),
+ *   `/pana_certificate` and `/pana_private_key` (the UE's EAP-TLS certificate, whose
+ *   subjectAltName rfc822Name is the IMPI, and its key), `/realm` (the home realm of the proof;
+ *   default: the IMPU's domain)
  */
 struct IMSP2P_SIP_EXPORT client_settings {
     /** The data directory (keys, state, containers, resume data); created if missing. */
@@ -108,6 +113,20 @@ struct IMSP2P_SIP_EXPORT client_settings {
     std::chrono::milliseconds result_timeout{60000};
     /** How long a download may take. */
     std::chrono::milliseconds transfer_timeout{3600000};
+    /**
+     * The PAA of the access network, "address" or "address:port" (default port 716); set: the
+     * first registration first runs PANA with EAP-TLS and then registers in one pass with the
+     * exported token (password or USIM credentials answer any challenge); empty: no PANA.
+     */
+    std::string pana_paa;
+    /** PEM file of the CA the PAA's EAP-TLS certificate must chain to. */
+    std::filesystem::path pana_ca;
+    /** PEM file of the UE's EAP-TLS certificate (chain). */
+    std::filesystem::path pana_certificate;
+    /** PEM file of the UE's EAP-TLS private key. */
+    std::filesystem::path pana_private_key;
+    /** The home realm of the one-pass proof; empty: the IMPU's domain. */
+    std::string realm;
 
     /**
      * Reads the settings from a configuration (see the struct comment for the keys).
@@ -183,6 +202,9 @@ struct client_status {
     std::vector<transfer_progress> transfers;  ///< Every torrent of the session.
     std::vector<published_item> published;     ///< Published content (from the state file).
     std::vector<acquired_item> acquired;       ///< Acquisitions (from the state file).
+    /** The registration used the one-pass token of a PANA/EAP-TLS access authentication
+     *  (answered 200 without a challenge). */
+    bool registered_in_one_pass = false;
 };
 
 /**

@@ -101,6 +101,7 @@ po::options_description client_options() {
         "pana-ca", po::value<std::string>(), "PEM of the CA the PAA's certificate chains to")(
         "pana-certificate", po::value<std::string>(), "PEM of the UE's EAP-TLS certificate")(
         "pana-private-key", po::value<std::string>(), "PEM of the UE's EAP-TLS private key")(
+        "pana-server-name", po::value<std::string>(), "DNS name the PAA's certificate carries")(
         "realm", po::value<std::string>(), "home realm (default: the IMPI's domain)")(
         "log-level", po::value<std::string>(), "trace, debug, info, warning (default), error")(
         "log-format", po::value<std::string>(), "text or json")("no-progress",
@@ -527,7 +528,8 @@ core::config load_config(const po::variables_map& args) {
                                                   "transport",      "sip-listen",
                                                   "index-url",      "bittorrent-listen",
                                                   "result-timeout", "transfer-timeout",
-                                                  "pana",           "realm"};
+                                                  "pana",           "pana-server-name",
+                                                  "realm"};
     for (const auto& key : keys) {
         if (args.count(key)) {
             std::string pointer = "/" + key;

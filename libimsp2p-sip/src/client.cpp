@@ -329,6 +329,7 @@ client_settings client_settings::from_config(const core::config& config) {
         throw std::system_error(core::errc::config_bad_value,
                                 "/pana: needs /pana_ca, /pana_certificate and /pana_private_key");
     }
+    settings.pana_server_name = config.get_or<std::string>("/pana_server_name", "");
     settings.realm = config.get_or<std::string>("/realm", "");
     return settings;
 }
@@ -472,6 +473,7 @@ struct ims_client::impl {
         attach_settings.tls.ca_file = settings.pana_ca;
         attach_settings.tls.certificate_chain_file = settings.pana_certificate;
         attach_settings.tls.private_key_file = settings.pana_private_key;
+        attach_settings.tls.expected_server_name = settings.pana_server_name;
         attach_settings.timeout = settings.request_timeout;
         pac = std::make_unique<pana::pana_client>();
         std::error_code ec;

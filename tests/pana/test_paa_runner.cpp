@@ -5,10 +5,14 @@
 
 #include <imsp2p/core/error.hpp>
 
+#include <imsp2p/pana/token_store.hpp>
+
 #include "imsp2p_test/certificates.hpp"
+#include "imsp2p_test/temporary_directory.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <sstream>
 #include <string>
 
@@ -104,4 +108,84 @@ TEST(PaaRunner, AuthenticatesAnEapTlsClientOverUdp) {
     EXPECT_EQ(runner.port(), 0);
     EXPECT_NE(log.str().find("listening on 127.0.0.1"), std::string::npos) << log.str();
     EXPECT_NE(log.str().find("authenticated alice@ims.example"), std::string::npos) << log.str();
+}
+
+TEST(PaaRunnerConfig, ParsesTheHssTokenStore) {
+    std::error_code ec;
+    std::string detail;
+    const auto config = pana::paa_runner_config::from_json(
+        R"({"ca_file":"a","certificate_file":"b","private_key_file":"c",)"
+        R"("token_store":"hss.sqlite","token_lifetime_seconds":30})",
+        "/srv/paa", ec, detail);
+    ASSERT_FALSE(ec) << detail;
+    EXPECT_EQ(config.token_store_file, std::filesystem::path("/srv/paa/hss.sqlite"));
+    EXPECT_EQ(config.token_lifetime, 30s);
+    const auto defaults = pana::paa_runner_config::from_json(
+        R"({"ca_file":"a","certificate_file":"b","private_key_file":"c"})", "", ec, detail);
+    ASSERT_FALSE(ec) << detail;
+    EXPECT_TRUE(defaults.token_store_file.empty());
+    EXPECT_EQ(defaults.token_lifetime, 300s);
+    for (const char* text : {R"({"ca_file":"a","certificate_file":"b","private_key_file":"c",)"
+                             R"("token_store":""})",
+                             R"({"ca_file":"a","certificate_file":"b","private_key_file":"c",)"
+                             R"("token_store":7})",
+                             R"({"ca_file":"a","certificate_file":"b","private_key_file":"c",)"
+                             R"("token_lifetime_seconds":0})"}) {
+        pana::paa_runner_config::from_json(text, "", ec, detail);
+        EXPECT_EQ(ec, imsp2p::core::errc::invalid_argument) << text;
+        EXPECT_FALSE(detail.empty()) << text;
+    }
+}
+
+TEST(PaaRunner, StoresTheOnePassTokenOfEachAuthenticationAtTheHss) {
+    imsp2p_test::test_pki pki;
+    imsp2p_test::temporary_directory folder("imsp2p-paa-runner-tokens");
+    const auto server = pki.issue_server("paa.ims.example");
+    const auto client = pki.issue_client("alice@ims.example");
+    pana::paa_runner_config config;
+    config.listen_address = "127.0.0.1";
+    config.port = 0;
+    config.ca_file = pki.ca().ca_file();
+    config.certificate_file = server.certificate_file;
+    config.private_key_file = server.private_key_file;
+    config.token_store_file = folder.path() / "hss.sqlite";
+    config.token_lifetime = 60s;
+    std::ostringstream log;
+    pana::paa_runner runner(log);
+    std::error_code ec;
+    runner.start(config, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_EQ(runner.tokens_stored(), 0u);
+
+    pana::eap_tls_settings tls;
+    tls.ca_file = pki.ca().ca_file();
+    tls.certificate_chain_file = client.certificate_file;
+    tls.private_key_file = client.private_key_file;
+    const auto context = pana::eap_tls_context::create(tls, pana::eap_tls_role::client);
+    auto peer = std::make_unique<pana::eap_tls_peer>(context, "alice@ims.example");
+    pana::eap_tls_peer* raw = peer.get();
+    pana::pana_client pac;
+    pac.authenticate("127.0.0.1", runner.port(), std::move(peer), 10s, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    const imsp2p::core::byte_vector token = raw->token();
+    ASSERT_EQ(token.size(), pana::eap_tls_limits::token_size);
+    EXPECT_EQ(runner.tokens_stored(), 1u);
+    EXPECT_NE(log.str().find("one-pass token stored for alice@ims.example"), std::string::npos)
+        << log.str();
+
+    // The HSS (another connection to the file) holds exactly that token, once.
+    auto hss = pana::token_store::open(config.token_store_file);
+    const auto alice = imsp2p::core::impi::parse("alice@ims.example");
+    const auto same_token = [&](imsp2p::core::byte_view stored) {
+        return std::equal(stored.begin(), stored.end(), token.begin(), token.end());
+    };
+    hss.consume(
+        alice, [](imsp2p::core::byte_view) { return false; }, ec);
+    EXPECT_EQ(ec, pana::errc::token_proof_mismatch);
+    hss.consume(alice, same_token, ec);
+    EXPECT_FALSE(ec) << ec.message();
+    hss.consume(alice, same_token, ec);
+    EXPECT_EQ(ec, pana::errc::token_used);
+    pac.terminate(5s, ec);
+    runner.stop();
 }

@@ -71,8 +71,9 @@ namespace imsp2p::sip {
  * - one-pass registration (seed 001 App. A): `/pana` (the PAA, "address" or "address:port";
  *   IPv6 as "[address]:port"), `/pana_ca` (PEM of the CA the PAA's certificate chains to),
  *   `/pana_certificate` and `/pana_private_key` (the UE's EAP-TLS certificate, whose
- *   subjectAltName rfc822Name is the IMPI, and its key), `/realm` (the home realm of the proof;
- *   default: the IMPU's domain)
+ *   subjectAltName rfc822Name is the IMPI, and its key), `/pana_server_name` (the DNS name
+ *   the PAA's certificate must carry), `/realm` (the home realm of the proof; default: the
+ *   IMPU's domain)
  */
 struct IMSP2P_SIP_EXPORT client_settings {
     /** The data directory (keys, state, containers, resume data); created if missing. */
@@ -125,6 +126,9 @@ struct IMSP2P_SIP_EXPORT client_settings {
     std::filesystem::path pana_certificate;
     /** PEM file of the UE's EAP-TLS private key. */
     std::filesystem::path pana_private_key;
+    /** The DNS name the PAA's certificate must carry (subjectAltName); empty: any name
+     *  chaining to pana_ca. */
+    std::string pana_server_name;
     /** The home realm of the one-pass proof; empty: the IMPU's domain. */
     std::string realm;
 

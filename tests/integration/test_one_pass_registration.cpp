@@ -1,0 +1,380 @@
+// One-pass IMS registration end to end (seed 001 App. A) on loopback: the imsp2p-paa program
+// authenticates a PaC with PANA/EAP-TLS and stores the one-pass token in the HSS token store
+// (its "token_store" file); the S-CSCF checks the UE's first REGISTER against that store and
+// answers 200 at once. The core is the imsp2p-ims-core program (its "hss" setting) in one test
+// and the ims_core library with make_one_pass_authenticator() in the others. A relay in front of
+// the core counts the REGISTERs it saw: one. The same token again falls back to the Digest AKA
+// 401 round: two REGISTERs.
+#include <imsp2p/sip/pana_attach.hpp>
+
+#include <imsp2p/sip/aka_credentials.hpp>
+#include <imsp2p/sip/ims_core.hpp>
+#include <imsp2p/sip/one_pass.hpp>
+#include <imsp2p/sip/subscriber_registry.hpp>
+#include <imsp2p/sip/user_agent.hpp>
+
+#include <imsp2p/pana/hss.hpp>
+#include <imsp2p/pana/pana_endpoint.hpp>
+#include <imsp2p/pana/token_store.hpp>
+#include <imsp2p/pana/usim.hpp>
+
+#include "imsp2p_test/certificates.hpp"
+#include "imsp2p_test/temporary_directory.hpp"
+#include "imsp2p_test/udp_relay.hpp"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <thread>
+
+namespace sip = imsp2p::sip;
+namespace pana = imsp2p::pana;
+namespace core = imsp2p::core;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+extern char** environ;
+
+namespace {
+
+const fs::path paa_program = fs::path(IMSP2P_BINARY_DIR) / "examples" / "paa" / "imsp2p-paa";
+constexpr char impi_text[] = "alice@ims.example";
+constexpr char realm[] = "ims.example";
+
+std::string read_text(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string wait_for_log(const fs::path& log, const std::string& needle) {
+    std::string text;
+    for (int i = 0; i < 500; ++i) {
+        text = read_text(log);
+        if (text.find(needle) != std::string::npos) {
+            break;
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+    return text;
+}
+
+pana::aka_key key(std::uint8_t seed) {
+    pana::aka_key k{};
+    for (std::size_t i = 0; i < k.size(); ++i) {
+        k[i] = static_cast<std::uint8_t>(seed + 3 * i);
+    }
+    return k;
+}
+
+pana::usim card() {
+    pana::usim_profile profile;
+    profile.impi = core::impi::parse(impi_text);
+    profile.k = key(11);
+    profile.opc = key(12);
+    return pana::usim(profile);
+}
+
+/** AKA credentials that count the challenges they answer. */
+class counting_credentials final : public sip::credentials_provider {
+  public:
+    explicit counting_credentials(std::shared_ptr<sip::credentials_provider> inner)
+        : inner_(std::move(inner)) {}
+    std::optional<sip::auth_credentials> answer(const sip::auth_challenge& challenge) override {
+        ++answered;
+        return inner_->answer(challenge);
+    }
+    std::atomic<int> answered{0};
+
+  private:
+    std::shared_ptr<sip::credentials_provider> inner_;
+};
+
+std::size_t count_registers(const std::vector<std::string>& datagrams) {
+    std::size_t count = 0;
+    for (const auto& datagram : datagrams) {
+        count += datagram.rfind("REGISTER ", 0) == 0 ? 1 : 0;
+    }
+    return count;
+}
+
+class OnePassRegistration : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        if (!fs::exists(paa_program)) {
+            GTEST_SKIP() << "imsp2p-paa is not built: " << paa_program;
+        }
+        // HSS: the AKA subscriber; core registry: IMPU -> IMPI.
+        {
+            auto registry = sip::subscriber_registry::open(folder_.path() / "core.sqlite");
+            registry.add(core::impu::parse("sip:alice@ims.example"), core::impi::parse(impi_text),
+                         "unused");
+        }
+        pana::subscriber_record record;
+        record.impi = core::impi::parse(impi_text);
+        record.k = key(11);
+        record.opc = key(12);
+        subscribers_.create(record);
+
+        // The PAA program, depositing tokens in the HSS file.
+        const fs::path config = folder_.path() / "paa.json";
+        std::ofstream(config) << R"({"listen_address":"127.0.0.1","port":0,"ca_file":")"
+                              << pki_.ca().ca_file().string() << R"(","certificate_file":")"
+                              << server_.certificate_file.string() << R"(","private_key_file":")"
+                              << server_.private_key_file.string() << R"(","token_store":")"
+                              << hss_file_.string() << R"(","token_lifetime_seconds":120})";
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, paa_log_.c_str(),
+                                         O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        const std::string config_argument = "--config=" + config.string();
+        std::string program_name = paa_program.string();
+        char* argv[] = {program_name.data(), const_cast<char*>(config_argument.c_str()), nullptr};
+        ASSERT_EQ(posix_spawn(&paa_pid_, paa_program.c_str(), &actions, nullptr, argv, environ), 0);
+        posix_spawn_file_actions_destroy(&actions);
+        const std::string started = wait_for_log(paa_log_, "port ");
+        const auto at = started.find("listening on 127.0.0.1 port ");
+        ASSERT_NE(at, std::string::npos) << started;
+        paa_port_ = static_cast<std::uint16_t>(std::stoi(started.substr(at + 28)));
+
+        // The IMS core: one-pass check over the HSS token store, Digest AKA otherwise.
+        sip::ims_core_settings settings;
+        settings.port = 0;
+        settings.realm = realm;
+        settings.database = folder_.path() / "core.sqlite";
+        core_ = std::make_unique<sip::ims_core>(
+            settings, core::logger("ims-core", nullptr, core::log_level::off),
+            [this](sip::subscriber_registry& registry) {
+                return sip::make_one_pass_authenticator(
+                    core_tokens_, sip::make_digest_aka_authenticator(subscribers_, registry, 300s),
+                    core::logger("one-pass", nullptr, core::log_level::off));
+            });
+        core_->start();
+        relay_ = std::make_unique<imsp2p_test::udp_relay>(core_->port(), 0us);
+        relay_->add_sip_rport();
+    }
+
+    void TearDown() override {
+        relay_.reset();
+        if (core_) {
+            core_->stop();
+        }
+        if (paa_pid_ > 0) {
+            kill(paa_pid_, SIGTERM);
+            int status = 0;
+            waitpid(paa_pid_, &status, 0);
+            EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        }
+    }
+
+    sip::pana_attach_settings attach_settings() const {
+        sip::pana_attach_settings attach;
+        attach.paa_address = "127.0.0.1";
+        attach.paa_port = paa_port_;
+        attach.tls.ca_file = pki_.ca().ca_file();
+        attach.tls.certificate_chain_file = client_.certificate_file;
+        attach.tls.private_key_file = client_.private_key_file;
+        attach.tls.expected_server_name = "paa.ims.example";
+        attach.impi = impi_text;
+        attach.realm = realm;
+        return attach;
+    }
+
+    sip::user_agent_settings ua_settings() const {
+        sip::user_agent_settings settings;
+        settings.aor = "sip:alice@ims.example";
+        settings.listen = "sip:127.0.0.1:*;transport=udp";
+        settings.registrar = "sip:127.0.0.1:" + std::to_string(relay_->port()) + ";transport=udp";
+        return settings;
+    }
+
+    std::shared_ptr<counting_credentials> make_aka() const {
+        return std::make_shared<counting_credentials>(std::make_shared<sip::aka_credentials>(
+            card(), fs::path{}, core::logger("aka", nullptr, core::log_level::off)));
+    }
+
+    imsp2p_test::temporary_directory folder_{"imsp2p-one-pass-registration"};
+    imsp2p_test::test_pki pki_;
+    imsp2p_test::issued_certificate server_ = pki_.issue_server("paa.ims.example");
+    imsp2p_test::issued_certificate client_ = pki_.issue_client(impi_text);
+    fs::path hss_file_ = folder_.path() / "hss.sqlite";
+    fs::path paa_log_ = folder_.path() / "paa.log";
+    pana::subscriber_store subscribers_ = pana::subscriber_store::open(hss_file_);
+    pana::token_store core_tokens_ = pana::token_store::open(hss_file_);
+    pid_t paa_pid_ = 0;
+    std::uint16_t paa_port_ = 0;
+    std::unique_ptr<sip::ims_core> core_;
+    std::unique_ptr<imsp2p_test::udp_relay> relay_;
+};
+
+}  // namespace
+
+TEST_F(OnePassRegistration, RegistersInOneRoundTripThenTheSameTokenFallsBackToAka) {
+    // Access authentication and one-pass REGISTER in one call.
+    pana::pana_client pac;
+    const auto aka = make_aka();
+    sip::transaction_result registration;
+    std::error_code ec;
+    auto ua =
+        sip::attach_and_register(pac, attach_settings(), ua_settings(), aka, 10s, registration, ec,
+                                 core::logger("ua", nullptr, core::log_level::off));
+    ASSERT_FALSE(ec) << ec.message();
+    ASSERT_TRUE(ua);
+    EXPECT_EQ(registration.status, 200) << registration.reason;
+    EXPECT_EQ(aka->answered.load(), 0);
+    EXPECT_EQ(count_registers(relay_->to_server()), 1u);
+    ASSERT_EQ(relay_->to_client().size(), 1u);  // the 200, through the relay (rport)
+    EXPECT_EQ(relay_->to_client().front().rfind("SIP/2.0 200 ", 0), 0u);
+    const std::string log = wait_for_log(paa_log_, "one-pass token stored for alice@ims.example");
+    EXPECT_NE(log.find("one-pass token stored for alice@ims.example"), std::string::npos) << log;
+    ua.reset();
+
+    // A second access authentication gives a fresh token; a UE that presents it twice gets the
+    // AKA 401 the second time.
+    pana::pana_client second_pac;
+    const sip::pana_attachment attachment = sip::pana_attach(second_pac, attach_settings(), ec);
+    ASSERT_FALSE(ec) << ec.message();
+    ASSERT_EQ(attachment.token.size(), pana::eap_tls_limits::token_size);
+    EXPECT_EQ(attachment.session.msk.size(), 64u);
+    for (int round = 0; round < 2; ++round) {
+        relay_->clear();
+        const auto fallback = make_aka();
+        auto settings = ua_settings();
+        settings.credentials = std::make_shared<sip::one_pass_credentials>(
+            impi_text, realm, attachment.token.view(), fallback);
+        sip::user_agent agent(settings, core::logger("ua", nullptr, core::log_level::off));
+        const auto result = agent.register_now(10s);
+        EXPECT_EQ(result.status, 200) << result.reason;
+        if (round == 0) {
+            EXPECT_EQ(fallback->answered.load(), 0);
+            EXPECT_EQ(count_registers(relay_->to_server()), 1u);
+        } else {
+            EXPECT_EQ(fallback->answered.load(), 1);  // the AKA 401 round
+            EXPECT_EQ(count_registers(relay_->to_server()), 2u);
+        }
+    }
+}
+
+TEST_F(OnePassRegistration, AnUnknownCertificateGetsNoTokenAndNoAccess) {
+    const auto stranger = pki_.issue_client_from_other_ca(impi_text);
+    auto attach = attach_settings();
+    attach.tls.certificate_chain_file = stranger.certificate_file;
+    attach.tls.private_key_file = stranger.private_key_file;
+    attach.timeout = 5s;
+    pana::pana_client pac;
+    std::error_code ec;
+    const sip::pana_attachment attachment = sip::pana_attach(pac, attach, ec);
+    EXPECT_TRUE(ec);
+    EXPECT_EQ(attachment.token.size(), 0u);
+    EXPECT_EQ(read_text(paa_log_).find("one-pass token stored"), std::string::npos);
+}
+
+namespace {
+
+const fs::path ims_core_program =
+    fs::path(IMSP2P_BINARY_DIR) / "examples" / "ims-core" / "imsp2p-ims-core";
+
+std::uint16_t free_udp_port() {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof address;
+    ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
+    ::close(fd);
+    return ntohs(address.sin_port);
+}
+
+bool udp_port_taken(std::uint16_t port) {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool taken = ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0;
+    ::close(fd);
+    return taken;
+}
+
+}  // namespace
+
+// Both programs: imsp2p-paa deposits the token in the HSS file that imsp2p-ims-core (its "hss"
+// setting, one-pass on by default) checks the first REGISTER against.
+TEST_F(OnePassRegistration, TheImsCoreProgramAcceptsTheTokenThePaaProgramStored) {
+    if (!fs::exists(ims_core_program)) {
+        GTEST_SKIP() << "imsp2p-ims-core is not built: " << ims_core_program;
+    }
+    const fs::path data = folder_.path() / "ims-core-data";
+    fs::create_directories(data);
+    {
+        auto registry = sip::subscriber_registry::open(data / "ims-core.sqlite");
+        registry.add(core::impu::parse("sip:alice@ims.example"), core::impi::parse(impi_text),
+                     "unused");
+    }
+    const fs::path config = folder_.path() / "ims-core.json";
+    std::ofstream(config) << R"({"realm": "ims.example", "hss": {"database": ")"
+                          << hss_file_.string() << R"("}})";
+    const std::uint16_t port = free_udp_port();
+    const fs::path log = folder_.path() / "ims-core.log";
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+    std::vector<std::string> arguments = {
+        ims_core_program.string(),           "--config",   config.string(), "--listen",
+        "127.0.0.1:" + std::to_string(port), "--data-dir", data.string()};
+    std::vector<char*> argv;
+    for (auto& argument : arguments) {
+        argv.push_back(argument.data());
+    }
+    argv.push_back(nullptr);
+    pid_t core_pid = 0;
+    ASSERT_EQ(
+        posix_spawn(&core_pid, ims_core_program.c_str(), &actions, nullptr, argv.data(), environ),
+        0);
+    posix_spawn_file_actions_destroy(&actions);
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (!udp_port_taken(port) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_TRUE(udp_port_taken(port)) << read_text(log);
+    imsp2p_test::udp_relay relay(port, 0us);
+    relay.add_sip_rport();
+
+    pana::pana_client pac;
+    std::error_code ec;
+    const sip::pana_attachment attachment = sip::pana_attach(pac, attach_settings(), ec);
+    ASSERT_FALSE(ec) << ec.message();
+    for (int round = 0; round < 2; ++round) {
+        relay.clear();
+        const auto fallback = make_aka();
+        auto settings = ua_settings();
+        settings.registrar = "sip:127.0.0.1:" + std::to_string(relay.port()) + ";transport=udp";
+        settings.credentials = std::make_shared<sip::one_pass_credentials>(
+            impi_text, realm, attachment.token.view(), fallback);
+        sip::user_agent agent(settings, core::logger("ua", nullptr, core::log_level::off));
+        const auto result = agent.register_now(10s);
+        EXPECT_EQ(result.status, 200) << result.reason << "\n" << read_text(log);
+        EXPECT_EQ(fallback->answered.load(), round);  // round 1: the token is used: AKA 401
+        EXPECT_EQ(count_registers(relay.to_server()), static_cast<std::size_t>(round + 1));
+    }
+    kill(core_pid, SIGTERM);
+    int status = 0;
+    waitpid(core_pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status)) << read_text(log);
+}

@@ -40,6 +40,8 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace sip = imsp2p::sip;
 namespace pana = imsp2p::pana;
@@ -312,47 +314,77 @@ bool udp_port_taken(std::uint16_t port) {
 
 }  // namespace
 
+/** The imsp2p-ims-core program with alice in its registry and the HSS file as its "hss". */
+class ims_core_process {
+  public:
+    ims_core_process(const fs::path& folder, const fs::path& hss_file) {
+        const fs::path data = folder / "ims-core-data";
+        fs::create_directories(data);
+        {
+            auto registry = sip::subscriber_registry::open(data / "ims-core.sqlite");
+            registry.add(core::impu::parse("sip:alice@ims.example"), core::impi::parse(impi_text),
+                         "unused");
+        }
+        const fs::path config = folder / "ims-core.json";
+        std::ofstream(config) << R"({"realm": "ims.example", "hss": {"database": ")"
+                              << hss_file.string() << R"("}})";
+        port_ = free_udp_port();
+        log_ = folder / "ims-core.log";
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_.c_str(),
+                                         O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+        std::vector<std::string> arguments = {ims_core_program.string(),
+                                              "--config",
+                                              config.string(),
+                                              "--listen",
+                                              "127.0.0.1:" + std::to_string(port_),
+                                              "--data-dir",
+                                              data.string()};
+        std::vector<char*> argv;
+        for (auto& argument : arguments) {
+            argv.push_back(argument.data());
+        }
+        argv.push_back(nullptr);
+        const int spawned =
+            posix_spawn(&pid_, ims_core_program.c_str(), &actions, nullptr, argv.data(), environ);
+        posix_spawn_file_actions_destroy(&actions);
+        EXPECT_EQ(spawned, 0);
+        const auto deadline = std::chrono::steady_clock::now() + 30s;
+        while (!udp_port_taken(port_) && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(20ms);
+        }
+        EXPECT_TRUE(udp_port_taken(port_)) << log();
+    }
+    ~ims_core_process() {
+        if (pid_ > 0) {
+            kill(pid_, SIGTERM);
+            int status = 0;
+            waitpid(pid_, &status, 0);
+            EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << log();
+        }
+    }
+    ims_core_process(const ims_core_process&) = delete;
+    ims_core_process& operator=(const ims_core_process&) = delete;
+
+    [[nodiscard]] std::uint16_t port() const { return port_; }
+    [[nodiscard]] std::string log() const { return read_text(log_); }
+
+  private:
+    pid_t pid_ = 0;
+    std::uint16_t port_ = 0;
+    fs::path log_;
+};
+
 // Both programs: imsp2p-paa deposits the token in the HSS file that imsp2p-ims-core (its "hss"
 // setting, one-pass on by default) checks the first REGISTER against.
 TEST_F(OnePassRegistration, TheImsCoreProgramAcceptsTheTokenThePaaProgramStored) {
     if (!fs::exists(ims_core_program)) {
         GTEST_SKIP() << "imsp2p-ims-core is not built: " << ims_core_program;
     }
-    const fs::path data = folder_.path() / "ims-core-data";
-    fs::create_directories(data);
-    {
-        auto registry = sip::subscriber_registry::open(data / "ims-core.sqlite");
-        registry.add(core::impu::parse("sip:alice@ims.example"), core::impi::parse(impi_text),
-                     "unused");
-    }
-    const fs::path config = folder_.path() / "ims-core.json";
-    std::ofstream(config) << R"({"realm": "ims.example", "hss": {"database": ")"
-                          << hss_file_.string() << R"("}})";
-    const std::uint16_t port = free_udp_port();
-    const fs::path log = folder_.path() / "ims-core.log";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    std::vector<std::string> arguments = {
-        ims_core_program.string(),           "--config",   config.string(), "--listen",
-        "127.0.0.1:" + std::to_string(port), "--data-dir", data.string()};
-    std::vector<char*> argv;
-    for (auto& argument : arguments) {
-        argv.push_back(argument.data());
-    }
-    argv.push_back(nullptr);
-    pid_t core_pid = 0;
-    ASSERT_EQ(
-        posix_spawn(&core_pid, ims_core_program.c_str(), &actions, nullptr, argv.data(), environ),
-        0);
-    posix_spawn_file_actions_destroy(&actions);
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (!udp_port_taken(port) && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(20ms);
-    }
-    EXPECT_TRUE(udp_port_taken(port)) << read_text(log);
+    ims_core_process ims(folder_.path(), hss_file_);
+    const std::uint16_t port = ims.port();
     imsp2p_test::udp_relay relay(port, 0us);
     relay.add_sip_rport();
 
@@ -369,12 +401,86 @@ TEST_F(OnePassRegistration, TheImsCoreProgramAcceptsTheTokenThePaaProgramStored)
             impi_text, realm, attachment.token.view(), fallback);
         sip::user_agent agent(settings, core::logger("ua", nullptr, core::log_level::off));
         const auto result = agent.register_now(10s);
-        EXPECT_EQ(result.status, 200) << result.reason << "\n" << read_text(log);
+        EXPECT_EQ(result.status, 200) << result.reason << "\n" << ims.log();
         EXPECT_EQ(fallback->answered.load(), round);  // round 1: the token is used: AKA 401
         EXPECT_EQ(count_registers(relay.to_server()), static_cast<std::size_t>(round + 1));
     }
-    kill(core_pid, SIGTERM);
-    int status = 0;
-    waitpid(core_pid, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status)) << read_text(log);
+}
+
+// The client program: `imsp2p-client register --pana` attaches with EAP-TLS through the PAA
+// program and registers with the IMS core program in one pass.
+TEST_F(OnePassRegistration, TheClientProgramRegistersInOnePassThroughThePaa) {
+    const fs::path client_program =
+        fs::path(IMSP2P_BINARY_DIR) / "examples" / "client" / "imsp2p-client";
+    if (!fs::exists(ims_core_program) || !fs::exists(client_program)) {
+        GTEST_SKIP() << "imsp2p-ims-core or imsp2p-client is not built";
+    }
+    ims_core_process ims(folder_.path(), hss_file_);
+    const fs::path usim_file = folder_.path() / "alice-usim.json";
+    card().save(usim_file);
+    const std::string core_uri = "sip:127.0.0.1:" + std::to_string(ims.port());
+    const auto run_client = [&](const std::string& name, bool with_pana,
+                                std::vector<std::string> extra = {}) {
+        std::vector<std::string> arguments = {client_program.string(),
+                                              "register",
+                                              "--data-dir",
+                                              (folder_.path() / "alice-client").string(),
+                                              "--impu",
+                                              "sip:alice@ims.example",
+                                              "--impi",
+                                              impi_text,
+                                              "--usim-profile",
+                                              usim_file.string(),
+                                              "--registrar",
+                                              core_uri,
+                                              "--outbound-proxy",
+                                              core_uri};
+        if (with_pana) {
+            arguments.insert(
+                arguments.end(),
+                {"--pana", "127.0.0.1:" + std::to_string(paa_port_), "--pana-ca",
+                 pki_.ca().ca_file().string(), "--pana-certificate",
+                 client_.certificate_file.string(), "--pana-private-key",
+                 client_.private_key_file.string(), "--pana-server-name", "paa.ims.example"});
+        }
+        arguments.insert(arguments.end(), extra.begin(), extra.end());
+        const fs::path out = folder_.path() / (name + ".out");
+        std::vector<char*> argv;
+        for (auto& argument : arguments) {
+            argv.push_back(argument.data());
+        }
+        argv.push_back(nullptr);
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(),
+                                         O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+        pid_t pid = 0;
+        const int spawned =
+            posix_spawn(&pid, client_program.c_str(), &actions, nullptr, argv.data(), environ);
+        posix_spawn_file_actions_destroy(&actions);
+        EXPECT_EQ(spawned, 0);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        return std::pair{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(out)};
+    };
+    // With --pana: access authentication, token at the HSS, one REGISTER answered 200.
+    const auto [one_pass_status, one_pass_output] = run_client("one-pass", true);
+    EXPECT_EQ(one_pass_status, 0) << one_pass_output << ims.log();
+    EXPECT_NE(one_pass_output.find(R"("one_pass": true)"), std::string::npos) << one_pass_output;
+    EXPECT_NE(one_pass_output.find(R"("status": 200)"), std::string::npos) << one_pass_output;
+    EXPECT_NE(read_text(paa_log_).find("one-pass token stored for alice@ims.example"),
+              std::string::npos);
+    // Without it: the same client registers with the AKA challenge, not in one pass.
+    const auto [aka_status, aka_output] = run_client("aka", false);
+    EXPECT_EQ(aka_status, 0) << aka_output << ims.log();
+    EXPECT_NE(aka_output.find(R"("one_pass": false)"), std::string::npos) << aka_output;
+    // A PAA that is not there: a precise failure, exit 1 (within the request timeout).
+    paa_port_ = free_udp_port();
+    const fs::path short_timeout = folder_.path() / "short-timeout.json";
+    std::ofstream(short_timeout) << R"({"data_dir": "alice-client", "request_timeout": "3s"})";
+    const auto [no_paa_status, no_paa_output] =
+        run_client("no-paa", true, {"--config", short_timeout.string()});
+    EXPECT_EQ(no_paa_status, 1) << no_paa_output;
+    EXPECT_NE(no_paa_output.find("PANA access authentication"), std::string::npos) << no_paa_output;
 }

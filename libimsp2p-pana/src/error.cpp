@@ -86,6 +86,8 @@ class pana_category final : public std::error_category {
                 return "PANA authentication was rejected by the PAA";
             case errc::pana_session_terminated:
                 return "PANA session was terminated";
+            case errc::token_deposit_replayed:
+                return "token deposit was already accepted (replay)";
         }
         return "unknown imsp2p.pana error " + std::to_string(value);
     }

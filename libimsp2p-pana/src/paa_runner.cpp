@@ -7,18 +7,25 @@
 #include <imsp2p/pana/token_store.hpp>
 
 #include <imsp2p/core/error.hpp>
+#include <imsp2p/core/identity.hpp>
+#include <imsp2p/core/key_file.hpp>
+
+#include <imsp2p_internal/http_client.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <pthread.h>
 #include <atomic>
+#include <condition_variable>
 #include <csignal>
+#include <deque>
 #include <fstream>
 #include <iterator>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 namespace imsp2p::pana {
 
@@ -40,7 +47,8 @@ paa_runner_config paa_runner_config::from_json(std::string_view text,
     static const std::set<std::string> known = {"listen_address",   "port",
                                                 "ca_file",          "certificate_file",
                                                 "private_key_file", "session_lifetime_seconds",
-                                                "token_store",      "token_lifetime_seconds"};
+                                                "token_store",      "token_lifetime_seconds",
+                                                "hss_deposit_url",  "hss_deposit_key"};
     for (const auto& [key, value] : document.items()) {
         if (known.count(key) == 0) {
             return fail("unknown key \"" + key + "\"");
@@ -90,6 +98,22 @@ paa_runner_config paa_runner_config::from_json(std::string_view text,
         }
         config.token_lifetime = std::chrono::seconds(found->get<std::uint64_t>());
     }
+    if (const auto found = document.find("hss_deposit_url"); found != document.end()) {
+        if (!found->is_string() || !found->get<std::string>().starts_with("http://")) {
+            return fail("hss_deposit_url must be an http:// URL");
+        }
+        config.hss_deposit_url = found->get<std::string>();
+    }
+    if (document.contains("hss_deposit_key") &&
+        !path("hss_deposit_key", config.hss_deposit_key_file)) {
+        return fail("hss_deposit_key must be a non-empty string");
+    }
+    if (config.hss_deposit_url.empty() != config.hss_deposit_key_file.empty()) {
+        return fail("hss_deposit_url and hss_deposit_key go together");
+    }
+    if (!config.hss_deposit_url.empty() && !config.token_store_file.empty()) {
+        return fail("token_store and hss_deposit_url exclude each other");
+    }
     return config;
 }
 
@@ -101,6 +125,57 @@ struct paa_runner::impl {
     std::optional<token_store> tokens;
     std::atomic<std::uint64_t> tokens_stored{0};
     std::unique_ptr<pana_paa_server> server;
+
+    // Deposits over HTTP: sealed on the PANA thread, POSTed by `poster`.
+    std::string deposit_url;
+    std::mutex queue_mutex;
+    std::condition_variable queue_ready;
+    std::deque<std::pair<std::string, core::byte_vector>> queue;  // (identity, sealed)
+    bool stopping = false;
+    std::thread poster;
+
+    void post_deposits() {
+        std::unique_lock lock(queue_mutex);
+        for (;;) {
+            queue_ready.wait(lock, [this] { return stopping || !queue.empty(); });
+            if (queue.empty()) {
+                return;
+            }
+            auto [identity, sealed] = std::move(queue.front());
+            queue.pop_front();
+            lock.unlock();
+            internal::http::client_request request;
+            request.method = boost::beast::http::verb::post;
+            request.url = deposit_url;
+            request.content_type = "application/octet-stream";
+            request.body.assign(sealed.begin(), sealed.end());
+            request.timeout = std::chrono::seconds(5);
+            std::error_code ec;
+            const auto response = internal::http::perform(request, ec);
+            if (!ec && response.status == 204) {
+                tokens_stored.fetch_add(1);
+                line("one-pass token deposited for " + identity);
+            } else {
+                line("cannot deposit the one-pass token of " + identity + ": " +
+                     (ec ? ec.message()
+                         : "HTTP " + std::to_string(response.status) + " " + response.body));
+            }
+            lock.lock();
+        }
+    }
+
+    void stop_poster() {
+        {
+            std::lock_guard lock(queue_mutex);
+            stopping = true;
+        }
+        queue_ready.notify_all();
+        if (poster.joinable()) {
+            poster.join();
+        }
+        queue.clear();
+        stopping = false;
+    }
 
     void line(const std::string& text) {
         std::lock_guard lock(log_mutex);
@@ -122,7 +197,9 @@ std::string paa_runner::usage() {
            "  ca_file, certificate_file, private_key_file (required; relative to FILE's\n"
            "  folder), session_lifetime_seconds (default 3600), token_store (the HSS\n"
            "  SQLite file that receives one-pass tokens; default none),\n"
-           "  token_lifetime_seconds (default 300).\n"
+           "  token_lifetime_seconds (default 300), or instead of token_store\n"
+           "  hss_deposit_url (http://host:port/v1/one-pass-tokens) with hss_deposit_key\n"
+           "  (0600 file, 32-byte service key).\n"
            "  Runs until SIGTERM or SIGINT.\n";
 }
 
@@ -161,6 +238,36 @@ void paa_runner::start(const paa_runner_config& config, std::error_code& ec) {
             state->tokens_stored.fetch_add(1);
             state->line("one-pass token stored for " + identity);
         };
+    } else if (!config.hss_deposit_url.empty()) {
+        core::secret_bytes key = core::read_secret_file(config.hss_deposit_key_file, ec);
+        if (!ec && key.size() != token_service_key_size) {
+            ec = core::errc::bad_key_size;
+        }
+        if (ec) {
+            return;
+        }
+        impl_->deposit_url = config.hss_deposit_url;
+        impl_->poster = std::thread([state] { state->post_deposits(); });
+        sink = [state, key = std::move(key), lifetime = config.token_lifetime](
+                   const std::string& identity, core::byte_view token) {
+            std::error_code error;
+            const core::impi impi = core::impi::parse(identity, error);
+            if (error) {
+                return;  // not an IMPI: no one-pass registration for it
+            }
+            auto sealed = seal_token_deposit(key.view(), impi, token,
+                                             std::chrono::system_clock::now() + lifetime, error);
+            if (error) {
+                state->line("cannot seal the one-pass token of " + identity + ": " +
+                            error.message());
+                return;
+            }
+            {
+                std::lock_guard lock(state->queue_mutex);
+                state->queue.emplace_back(identity, std::move(sealed));
+            }
+            state->queue_ready.notify_one();
+        };
     }
     impl_->server = pana_paa_server::start(
         settings,
@@ -174,6 +281,7 @@ void paa_runner::start(const paa_runner_config& config, std::error_code& ec) {
         ec);
     if (ec) {
         impl_->tokens.reset();
+        impl_->stop_poster();
         return;
     }
     {
@@ -195,6 +303,7 @@ void paa_runner::stop() {
         impl_->server->stop();
         impl_->server.reset();
     }
+    impl_->stop_poster();
     impl_->tokens.reset();
 }
 

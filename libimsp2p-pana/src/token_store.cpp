@@ -16,7 +16,7 @@ namespace {
 
 constexpr std::size_t min_token_size = 16;
 constexpr std::size_t max_token_size = 64;
-constexpr char deposit_magic[] = "IMTD1";
+constexpr char deposit_magic[] = "IMTD2";
 constexpr std::size_t deposit_magic_size = sizeof deposit_magic - 1;
 constexpr char seal_context[] = "imsp2p one-pass token v1|";
 
@@ -27,7 +27,10 @@ constexpr char schema[] =
     " sealed INTEGER NOT NULL,"      // 0: clear, 1: sealed with the master key
     " expires_at INTEGER NOT NULL,"  // seconds since 1970
     " used INTEGER NOT NULL DEFAULT 0,"
-    " stored_at INTEGER NOT NULL)";
+    " stored_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS one_pass_deposit ("
+    " id BLOB PRIMARY KEY NOT NULL,"  // the 16-byte deposit id
+    " expires_at INTEGER NOT NULL)";  // seconds since 1970; the id is kept until then
 
 std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
@@ -251,6 +254,69 @@ std::size_t token_store::purge(std::chrono::system_clock::time_point now, std::e
     return ec ? 0 : removed;
 }
 
+void token_store::accept_deposit(const token_deposit& deposit,
+                                 std::chrono::system_clock::time_point now, std::error_code& ec) {
+    ec.clear();
+    if (!impl_ || !impl_->db.is_open()) {
+        ec = core::errc::invalid_argument;
+        return;
+    }
+    if (deposit.expiry <= now) {
+        ec = errc::token_expired;
+        return;
+    }
+    core::transaction tx(impl_->db, core::transaction_mode::immediate, ec);
+    if (ec) {
+        return;
+    }
+    const core::byte_vector id(deposit.id.begin(), deposit.id.end());
+    core::statement forget =
+        impl_->db.prepare_cached("DELETE FROM one_pass_deposit WHERE expires_at <= ?1", ec);
+    if (!ec) {
+        forget.bind(1, unix_seconds(now), ec);
+    }
+    if (!ec) {
+        forget.run(ec);
+    }
+    if (ec) {
+        return;
+    }
+    core::statement seen =
+        impl_->db.prepare_cached("SELECT 1 FROM one_pass_deposit WHERE id = ?1", ec);
+    if (!ec) {
+        seen.bind(1, id, ec);
+    }
+    if (ec) {
+        return;
+    }
+    const core::step_result row = seen.step(ec);
+    seen.reset();
+    if (ec) {
+        return;
+    }
+    if (row == core::step_result::row) {
+        ec = errc::token_deposit_replayed;
+        return;
+    }
+    core::statement remember = impl_->db.prepare_cached(
+        "INSERT INTO one_pass_deposit (id, expires_at) VALUES (?1, ?2)", ec);
+    if (!ec) {
+        remember.bind(1, id, ec);
+    }
+    if (!ec) {
+        remember.bind(2, unix_seconds(deposit.expiry), ec);
+    }
+    if (!ec) {
+        remember.run(ec);
+    }
+    if (!ec) {
+        store(deposit.impi, deposit.token.view(), deposit.expiry, ec);
+    }
+    if (!ec) {
+        tx.commit(ec);
+    }
+}
+
 eap_tls_token_sink make_token_store_sink(token_store& store, std::chrono::seconds lifetime) {
     return [&store, lifetime](const std::string& identity, core::byte_view token) {
         std::error_code ec;
@@ -278,8 +344,13 @@ core::byte_vector seal_token_deposit(core::byte_view service_key, const core::im
         return {};
     }
     const auto seconds = static_cast<std::uint64_t>(unix_seconds(expiry));
-    core::secret_bytes plain(8 + 1 + token.size() + impi.str().size());
+    core::secret_bytes plain(token_deposit_id_size + 8 + 1 + token.size() + impi.str().size());
     std::uint8_t* out = plain.data();
+    core::random_bytes(core::mutable_byte_view(out, token_deposit_id_size), ec);
+    if (ec) {
+        return {};
+    }
+    out += token_deposit_id_size;
     for (int shift = 56; shift >= 0; shift -= 8) {
         *out++ = static_cast<std::uint8_t>(seconds >> shift);
     }
@@ -315,7 +386,8 @@ std::optional<token_deposit> open_token_deposit(core::byte_view service_key, cor
         return std::nullopt;
     }
     const std::size_t header = deposit_magic_size + core::aes_gcm_nonce_size;
-    if (sealed.size() < header + core::aes_gcm_tag_size + 9 + min_token_size ||
+    constexpr std::size_t fixed = token_deposit_id_size + 9;
+    if (sealed.size() < header + core::aes_gcm_tag_size + fixed + min_token_size + 1 ||
         !std::equal(sealed.begin(), sealed.begin() + deposit_magic_size, deposit_magic)) {
         ec = errc::token_service_unauthorized;
         return std::nullopt;
@@ -328,18 +400,28 @@ std::optional<token_deposit> open_token_deposit(core::byte_view service_key, cor
         ec = errc::token_service_unauthorized;
         return std::nullopt;
     }
+    if (plain.size() < fixed + min_token_size + 1) {
+        ec = errc::token_service_unauthorized;
+        return std::nullopt;
+    }
+    token_deposit deposit;
     const std::uint8_t* in = plain.data();
+    std::copy(in, in + token_deposit_id_size, deposit.id.begin());
+    in += token_deposit_id_size;
     std::uint64_t seconds = 0;
     for (int i = 0; i < 8; ++i) {
         seconds = (seconds << 8) | *in++;
     }
     const std::size_t token_size = *in++;
-    if (token_size < min_token_size || token_size > max_token_size ||
-        plain.size() < 9 + token_size + 1) {
+    // An expiry the clock cannot represent (past year 2262 with nanosecond ticks) is malformed.
+    const auto max_seconds = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max())
+            .count());
+    if (seconds > max_seconds || token_size < min_token_size || token_size > max_token_size ||
+        plain.size() < fixed + token_size + 1) {
         ec = errc::token_service_unauthorized;
         return std::nullopt;
     }
-    token_deposit deposit;
     deposit.token = core::secret_bytes(core::byte_view(in, token_size));
     in += token_size;
     deposit.impi = core::impi::parse(

@@ -486,6 +486,16 @@ struct ims_client::impl {
         one_pass =
             std::make_shared<one_pass_credentials>(attach_settings.impi, attach_settings.realm,
                                                    attachment.token.view(), std::move(fallback));
+        // The first REGISTER also carries an RFC 3893 identity body signed with the same
+        // EAP-TLS certificate, for S-CSCFs that check one (harmless to those that do not).
+        const auto read_pem = [](const std::filesystem::path& file) {
+            std::ifstream in(file, std::ios::binary);
+            return std::string(std::istreambuf_iterator<char>(in),
+                               std::istreambuf_iterator<char>());
+        };
+        std::string key_pem = read_pem(settings.pana_private_key);
+        one_pass->attach_identity_body(read_pem(settings.pana_certificate), key_pem);
+        std::fill(key_pem.begin(), key_pem.end(), '\0');
         return one_pass;
     }
 

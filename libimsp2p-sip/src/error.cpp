@@ -55,6 +55,20 @@ class sip_category final : public std::error_category {
                 return "a swarm folder or file could not be created, read or written";
             case errc::swarm_transfer_failed:
                 return "the transfer failed with a storage error";
+            case errc::identity_body_malformed:
+                return "the identity body is not a CMS SignedData message/sipfrag";
+            case errc::identity_body_bad_signature:
+                return "the identity body's signature does not verify";
+            case errc::identity_body_untrusted_signer:
+                return "the identity body's signer does not chain to a trusted CA";
+            case errc::identity_body_identity_mismatch:
+                return "the identity body's signer certificate is not for the claimed IMPI";
+            case errc::identity_body_request_mismatch:
+                return "the identity body's sipfrag does not match the request";
+            case errc::identity_body_stale:
+                return "the identity body's Date is outside the accepted window";
+            case errc::identity_body_bad_signer:
+                return "the identity body signer's certificate or key cannot be loaded";
         }
         return "unknown imsp2p.sip error " + std::to_string(value);
     }

@@ -2,11 +2,16 @@
 
 #include <imsp2p/sip/ims_core.hpp>
 
+#include <imsp2p/sip/token_deposit_server.hpp>
+
+#include <imsp2p/core/key_file.hpp>
+
 #include <imsp2p/core/error.hpp>
 
 #include <pthread.h>
 #include <algorithm>
 #include <csignal>
+#include <memory>
 #include <regex>
 #include <stdexcept>
 
@@ -115,6 +120,34 @@ ims_core_settings ims_core_settings::from_config(const core::config& config) {
             config.resolve_path(config.require<std::string>("/hss/master_key"));
     }
     settings.one_pass = config.get_or<bool>("/hss/one_pass", settings.one_pass);
+    if (config.contains("/hss/identity_body")) {
+        settings.one_pass_identity_ca =
+            config.resolve_path(config.require<std::string>("/hss/identity_body/ca"));
+        settings.one_pass_identity_required =
+            config.get_or<bool>("/hss/identity_body/required", false);
+    }
+    if (config.contains("/hss/deposit")) {
+        const auto listen = config.require<std::string>("/hss/deposit/listen");
+        const auto colon = listen.rfind(':');
+        unsigned long port = 0;
+        try {
+            std::size_t used = 0;
+            port = colon == std::string::npos ? 0 : std::stoul(listen.substr(colon + 1), &used);
+            if (colon == std::string::npos || colon == 0 || used != listen.size() - colon - 1 ||
+                port > 65535) {
+                bad_config("/hss/deposit/listen", "expected \"address:port\"");
+            }
+        } catch (const std::logic_error&) {
+            bad_config("/hss/deposit/listen", "expected \"address:port\"");
+        }
+        settings.deposit_address = listen.substr(0, colon);
+        settings.deposit_port = static_cast<std::uint16_t>(port);
+        settings.deposit_key_file =
+            config.resolve_path(config.require<std::string>("/hss/deposit/key_file"));
+        if (!config.contains("/hss/database")) {
+            bad_config("/hss/deposit", "needs \"hss\": {\"database\": ...}");
+        }
+    }
     if (config.contains("/trusted_as")) {
         const auto peers = config.require<std::vector<std::string>>("/trusted_as");
         for (std::size_t i = 0; i < peers.size(); ++i) {
@@ -153,10 +186,34 @@ int ims_core_runner::run() {
     }
     ims_core core_(settings, log.child("ims-core.sip"));
     core_.start();
+    std::unique_ptr<token_deposit_server> deposits;
+    if (!settings.deposit_address.empty()) {
+        token_deposit_server_settings deposit;
+        deposit.bind_address = settings.deposit_address;
+        deposit.port = settings.deposit_port;
+        deposit.hss_database = settings.hss_database;
+        std::error_code ec;
+        deposit.service_key = core::read_secret_file(settings.deposit_key_file, ec);
+        if (!ec && !settings.hss_master_key_file.empty()) {
+            deposit.master_key = core::read_secret_file(settings.hss_master_key_file, ec);
+        }
+        if (ec) {
+            throw std::system_error(ec, "token deposit key " + settings.deposit_key_file.string());
+        }
+        deposits = std::make_unique<token_deposit_server>(std::move(deposit),
+                                                          log.child("ims-core.deposit"));
+        deposits->start();
+        log.info("token deposit listening on " + settings.deposit_address + ":" +
+                     std::to_string(deposits->port()),
+                 {{"port", deposits->port()}});
+    }
     log.info("started", {{"port", core_.port()}, {"ifc", settings.filter_criteria.size()}});
     int received = 0;
     sigwait(&signals, &received);
     log.info("stopping", {{"signal", received}});
+    if (deposits) {
+        deposits->stop();
+    }
     core_.stop();
     log.info("stopped");
     return 0;

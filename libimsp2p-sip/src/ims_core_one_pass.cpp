@@ -9,6 +9,8 @@
 #include <imsp2p/core/encoding.hpp>
 #include <imsp2p/core/identity.hpp>
 
+#include <openssl/crypto.h>
+
 #include <array>
 #include <cctype>
 #include <map>
@@ -20,6 +22,13 @@ namespace imsp2p::sip {
 namespace {
 
 constexpr std::size_t max_credentials_size = 4096;
+
+void wipe(std::string& text) {
+    if (!text.empty()) {
+        OPENSSL_cleanse(text.data(), text.size());
+    }
+    text.clear();
+}
 
 std::string quote(const std::string& value) {
     std::string out = "\"";
@@ -119,8 +128,11 @@ std::optional<std::map<std::string, std::string>> parse_one_pass(std::string_vie
 class one_pass_authenticator final : public authenticator {
   public:
     one_pass_authenticator(pana::token_store& store, std::unique_ptr<authenticator> fallback,
-                           core::logger log)
-        : store_(store), fallback_(std::move(fallback)), log_(std::move(log)) {}
+                           std::optional<one_pass_aib_settings> aib, core::logger log)
+        : store_(store),
+          fallback_(std::move(fallback)),
+          aib_(std::move(aib)),
+          log_(std::move(log)) {}
 
     auth_result authenticate(const auth_request& request) override {
         const std::string_view scheme(one_pass_scheme);
@@ -172,6 +184,9 @@ class one_pass_authenticator final : public authenticator {
         if (ec) {
             return "username is not an IMPI";
         }
+        if (std::string reason = check_identity_body(request, impi); !reason.empty()) {
+            return reason;
+        }
         one_pass_proof_input input;
         input.method = request.method;
         input.request_uri = request.request_uri;
@@ -192,8 +207,38 @@ class one_pass_authenticator final : public authenticator {
         return {};
     }
 
+    // Returns why the identity body is not accepted, or an empty string (valid, or absent and
+    // not required).
+    std::string check_identity_body(const auth_request& request, const core::impi& impi) const {
+        if (!aib_) {
+            return {};
+        }
+        const bool present =
+            !request.body.empty() && iequals(request.content_type, "application/pkcs7-mime");
+        if (!present) {
+            return aib_->when == one_pass_aib_settings::policy::required
+                       ? "identity body required but absent"
+                       : std::string();
+        }
+        identity_body_expectation expected;
+        expected.impi = impi.str();
+        expected.request.method = request.method;
+        expected.request.request_uri = request.request_uri;
+        expected.request.from_uri = request.from_uri;
+        expected.request.to_uri = request.to_uri;
+        expected.request.call_id = request.call_id;
+        expected.request.cseq = request.cseq;
+        expected.window = aib_->window;
+        std::error_code ec;
+        if (!verify_identity_body(request.body, aib_->anchors, expected, ec)) {
+            return "identity body: " + ec.message();
+        }
+        return {};
+    }
+
     pana::token_store& store_;
     std::unique_ptr<authenticator> fallback_;
+    std::optional<one_pass_aib_settings> aib_;
     core::logger log_;
 };
 
@@ -250,6 +295,62 @@ std::optional<std::string> one_pass_credentials::initial_authorization(
     return value;
 }
 
+std::optional<initial_credentials> initial_authorization_provider::initial_credentials_for(
+    const initial_request& request) {
+    auto authorization = initial_authorization(request);
+    if (!authorization) {
+        return std::nullopt;
+    }
+    initial_credentials out;
+    out.authorization = std::move(*authorization);
+    return out;
+}
+
+void one_pass_credentials::attach_identity_body(std::string certificate_pem,
+                                                std::string private_key_pem) {
+    std::lock_guard lock(mutex_);
+    aib_certificate_pem_ = std::move(certificate_pem);
+    aib_private_key_pem_ = core::secret_bytes(core::as_bytes(private_key_pem));
+    wipe(private_key_pem);
+}
+
+std::optional<initial_credentials> one_pass_credentials::initial_credentials_for(
+    const initial_request& request) {
+    auto authorization = initial_authorization(request);
+    if (!authorization) {
+        return std::nullopt;
+    }
+    initial_credentials out;
+    out.authorization = std::move(*authorization);
+    std::string certificate_pem;
+    std::string key_pem;
+    {
+        std::lock_guard lock(mutex_);
+        certificate_pem = aib_certificate_pem_;
+        key_pem.assign(reinterpret_cast<const char*>(aib_private_key_pem_.data()),
+                       aib_private_key_pem_.size());
+    }
+    if (certificate_pem.empty()) {
+        return out;
+    }
+    identity_body_request fields;
+    fields.method = request.method;
+    fields.request_uri = request.request_uri;
+    fields.from_uri = request.from_uri;
+    fields.to_uri = request.to_uri;
+    fields.call_id = request.call_id;
+    fields.cseq = request.cseq;
+    fields.contact = request.contact;
+    std::error_code ec;
+    std::string body = make_identity_body(fields, certificate_pem, key_pem, ec);
+    wipe(key_pem);
+    if (!ec) {
+        out.content_type = identity_body_content_type;
+        out.body = std::move(body);
+    }
+    return out;
+}
+
 std::optional<auth_credentials> one_pass_credentials::answer(const auth_challenge& challenge) {
     std::shared_ptr<credentials_provider> fallback;
     {
@@ -279,7 +380,19 @@ std::unique_ptr<authenticator> make_one_pass_authenticator(pana::token_store& st
     if (!fallback) {
         throw std::invalid_argument("make_one_pass_authenticator needs a fallback authenticator");
     }
-    return std::make_unique<one_pass_authenticator>(store, std::move(fallback), std::move(log));
+    return std::make_unique<one_pass_authenticator>(store, std::move(fallback), std::nullopt,
+                                                    std::move(log));
+}
+
+std::unique_ptr<authenticator> make_one_pass_authenticator(pana::token_store& store,
+                                                           std::unique_ptr<authenticator> fallback,
+                                                           one_pass_aib_settings aib,
+                                                           core::logger log) {
+    if (!fallback) {
+        throw std::invalid_argument("make_one_pass_authenticator needs a fallback authenticator");
+    }
+    return std::make_unique<one_pass_authenticator>(store, std::move(fallback), std::move(aib),
+                                                    std::move(log));
 }
 
 }  // namespace imsp2p::sip

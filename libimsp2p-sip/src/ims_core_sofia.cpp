@@ -17,6 +17,7 @@ struct imsp2p_ims_forward;
 #include <imsp2p/core/key_file.hpp>
 #include <imsp2p/pana/hss.hpp>
 #include <imsp2p/pana/token_store.hpp>
+#include <imsp2p/sip/identity_body.hpp>
 #include <imsp2p/sip/one_pass.hpp>
 
 #include "sofia_support.hpp"
@@ -191,8 +192,24 @@ struct imsp2p_ims_core_state {
             if (settings.one_pass) {
                 tokens.emplace(
                     pana::token_store::open(settings.hss_database, std::move(token_options)));
-                auth = sip::make_one_pass_authenticator(*tokens, std::move(auth),
-                                                        log.child("one-pass"));
+                if (settings.one_pass_identity_ca.empty()) {
+                    auth = sip::make_one_pass_authenticator(*tokens, std::move(auth),
+                                                            log.child("one-pass"));
+                } else {
+                    sip::one_pass_aib_settings identity;
+                    std::error_code ec;
+                    identity.anchors =
+                        sip::identity_trust_anchors::from_file(settings.one_pass_identity_ca, ec);
+                    if (ec) {
+                        throw std::system_error(
+                            ec, "identity body CA " + settings.one_pass_identity_ca.string());
+                    }
+                    identity.when = settings.one_pass_identity_required
+                                        ? sip::one_pass_aib_settings::policy::required
+                                        : sip::one_pass_aib_settings::policy::if_present;
+                    auth = sip::make_one_pass_authenticator(
+                        *tokens, std::move(auth), std::move(identity), log.child("one-pass"));
+                }
             }
         } else {
             auth = sip::make_digest_md5_authenticator(*registry, settings.nonce_lifetime);
@@ -475,6 +492,21 @@ sip::auth_result imsp2p_ims_core_state::authenticate(const sip_t* sip, bool prox
     const sip_addr_t* identity = proxy ? sip->sip_from : sip->sip_to;
     if (identity != nullptr) {
         request.public_identity = url_text(home, identity->a_url);
+    }
+    if (sip->sip_from != nullptr) {
+        request.from_uri = url_text(home, sip->sip_from->a_url);
+    }
+    if (sip->sip_to != nullptr) {
+        request.to_uri = url_text(home, sip->sip_to->a_url);
+    }
+    if (sip->sip_call_id != nullptr && sip->sip_call_id->i_id != nullptr) {
+        request.call_id = sip->sip_call_id->i_id;
+    }
+    if (sip->sip_cseq != nullptr) {
+        request.cseq = sip->sip_cseq->cs_seq;
+    }
+    if (sip->sip_content_type != nullptr && sip->sip_content_type->c_type != nullptr) {
+        request.content_type = sip->sip_content_type->c_type;
     }
     const msg_auth_t* credentials = proxy ? sip->sip_proxy_authorization : sip->sip_authorization;
     if (credentials != nullptr && credentials->au_scheme != nullptr) {

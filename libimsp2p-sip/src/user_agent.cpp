@@ -200,6 +200,9 @@ class user_agent::impl {
         bool is_register = false;
         std::string authorization_name;
         std::string authorization_value;
+        std::string initial_content_type;  // a body the initial credentials came with
+        std::string initial_body;
+        sip_payload_t initial_payload{};  // points into initial_body while sending
     };
 
     client_tx* make_tx(outgoing_request request,
@@ -288,11 +291,19 @@ class user_agent::impl {
             auto* initial =
                 dynamic_cast<initial_authorization_provider*>(settings_.credentials.get());
             if (initial != nullptr && tx->authorization_name.empty()) {
-                if (auto value =
-                        initial->initial_authorization({request.method, request.request_uri,
-                                                        tx->identity.call_id, tx->identity.cseq})) {
+                initial_request about;
+                about.method = request.method;
+                about.request_uri = request.request_uri;
+                about.call_id = tx->identity.call_id;
+                about.cseq = tx->identity.cseq;
+                about.from_uri = request.from_uri;
+                about.to_uri = request.to_uri.empty() ? request.request_uri : request.to_uri;
+                about.contact = contact_;
+                if (auto value = initial->initial_credentials_for(about)) {
                     tx->authorization_name = "Authorization";
-                    tx->authorization_value = std::move(*value);
+                    tx->authorization_value = std::move(value->authorization);
+                    tx->initial_content_type = std::move(value->content_type);
+                    tx->initial_body = std::move(value->body);
                 }
             }
         } else {
@@ -315,6 +326,14 @@ class user_agent::impl {
                 tags.str(tx->authorization_name == "Authorization" ? siptag_authorization_str
                                                                    : siptag_proxy_authorization_str,
                          tx->authorization_value);
+            }
+            if (!tx->initial_body.empty() && !tx->initial_content_type.empty()) {
+                // Binary-safe (an identity body is DER): a payload header, not a C string.
+                sip_payload_init(&tx->initial_payload);
+                tx->initial_payload.pl_data = tx->initial_body.data();
+                tx->initial_payload.pl_len = tx->initial_body.size();
+                tags.str(siptag_content_type_str, tx->initial_content_type);
+                tags.pointer(siptag_payload, &tx->initial_payload);
             }
             const std::string first_hop =
                 request.route.empty() ? "" : detail::bare(request.route.front());
@@ -428,6 +447,8 @@ class user_agent::impl {
                 ++tx->auth_attempts;
                 tx->authorization_name = status == 401 ? "Authorization" : "Proxy-Authorization";
                 tx->authorization_value = std::move(value);
+                tx->initial_content_type.clear();  // the identity body went with the first try
+                tx->initial_body.clear();
                 if (tx->is_register) {
                     tx->identity.cseq = ++register_cseq_;
                 } else {

@@ -18,6 +18,8 @@
 #include <imsp2p/pana/token_store.hpp>
 #include <imsp2p/pana/usim.hpp>
 
+#include <imsp2p/core/crypto.hpp>
+#include <imsp2p/core/key_file.hpp>
 #include "imsp2p_test/certificates.hpp"
 #include "imsp2p_test/temporary_directory.hpp"
 #include "imsp2p_test/udp_relay.hpp"
@@ -317,7 +319,8 @@ bool udp_port_taken(std::uint16_t port) {
 /** The imsp2p-ims-core program with alice in its registry and the HSS file as its "hss". */
 class ims_core_process {
   public:
-    ims_core_process(const fs::path& folder, const fs::path& hss_file) {
+    ims_core_process(const fs::path& folder, const fs::path& hss_file,
+                     const std::string& extra_hss_settings = {}) {
         const fs::path data = folder / "ims-core-data";
         fs::create_directories(data);
         {
@@ -327,7 +330,7 @@ class ims_core_process {
         }
         const fs::path config = folder / "ims-core.json";
         std::ofstream(config) << R"({"realm": "ims.example", "hss": {"database": ")"
-                              << hss_file.string() << R"("}})";
+                              << hss_file.string() << R"(")" << extra_hss_settings << "}}";
         port_ = free_udp_port();
         log_ = folder / "ims-core.log";
         posix_spawn_file_actions_t actions;
@@ -407,6 +410,91 @@ TEST_F(OnePassRegistration, TheImsCoreProgramAcceptsTheTokenThePaaProgramStored)
     }
 }
 
+// The authenticated interface (issue 8): imsp2p-paa seals each token and POSTs it to the HSS
+// deposit endpoint that imsp2p-ims-core serves ("hss": {"deposit": ...}); the UE then registers
+// in one pass, and only once.
+TEST_F(OnePassRegistration, ThePaaProgramDepositsOverHttpIntoTheImsCoreProgram) {
+    if (!fs::exists(ims_core_program)) {
+        GTEST_SKIP() << "imsp2p-ims-core is not built: " << ims_core_program;
+    }
+    const fs::path key_file = folder_.path() / "deposit.key";
+    std::error_code ec;
+    core::write_secret_file(key_file, core::random_bytes(32), ec);
+    ASSERT_FALSE(ec) << ec.message();
+    ims_core_process ims(
+        folder_.path(), hss_file_,
+        R"(, "deposit": {"listen": "127.0.0.1:0", "key_file": ")" + key_file.string() + R"("})");
+    std::string ims_log;
+    const std::string listening = "token deposit listening on 127.0.0.1:";
+    for (int i = 0; i < 500 && ims_log.find(listening) == std::string::npos; ++i) {
+        std::this_thread::sleep_for(20ms);
+        ims_log = ims.log();
+    }
+    const auto at = ims_log.find(listening);
+    ASSERT_NE(at, std::string::npos) << ims_log;
+    const int deposit_port = std::stoi(ims_log.substr(at + listening.size()));
+    ASSERT_GT(deposit_port, 0);
+
+    // A second PAA program, depositing over HTTP instead of writing the HSS file.
+    const fs::path config = folder_.path() / "paa-deposit.json";
+    const fs::path log = folder_.path() / "paa-deposit.log";
+    std::ofstream(config) << R"({"listen_address":"127.0.0.1","port":0,"ca_file":")"
+                          << pki_.ca().ca_file().string() << R"(","certificate_file":")"
+                          << server_.certificate_file.string() << R"(","private_key_file":")"
+                          << server_.private_key_file.string()
+                          << R"(","hss_deposit_url":"http://127.0.0.1:)" << deposit_port
+                          << R"(/v1/one-pass-tokens","hss_deposit_key":")" << key_file.string()
+                          << R"(","token_lifetime_seconds":120})";
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const std::string config_argument = "--config=" + config.string();
+    std::string program_name = paa_program.string();
+    char* argv[] = {program_name.data(), const_cast<char*>(config_argument.c_str()), nullptr};
+    pid_t paa = 0;
+    ASSERT_EQ(posix_spawn(&paa, paa_program.c_str(), &actions, nullptr, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    const std::string started = wait_for_log(log, "port ");
+    const auto port_at = started.find("listening on 127.0.0.1 port ");
+    auto attach = attach_settings();
+    if (port_at != std::string::npos) {
+        attach.paa_port = static_cast<std::uint16_t>(std::stoi(started.substr(port_at + 28)));
+    }
+    EXPECT_NE(port_at, std::string::npos) << started;
+
+    if (port_at != std::string::npos) {
+        imsp2p_test::udp_relay relay(ims.port(), 0us);
+        relay.add_sip_rport();
+        pana::pana_client pac;
+        const sip::pana_attachment attachment = sip::pana_attach(pac, attach, ec);
+        EXPECT_FALSE(ec) << ec.message();
+        const std::string deposited =
+            wait_for_log(log, "one-pass token deposited for alice@ims.example");
+        EXPECT_NE(deposited.find("one-pass token deposited for alice@ims.example"),
+                  std::string::npos)
+            << deposited << "\n"
+            << ims.log();
+        for (int round = 0; round < 2; ++round) {
+            relay.clear();
+            const auto fallback = make_aka();
+            auto settings = ua_settings();
+            settings.registrar = "sip:127.0.0.1:" + std::to_string(relay.port()) + ";transport=udp";
+            settings.credentials = std::make_shared<sip::one_pass_credentials>(
+                impi_text, realm, attachment.token.view(), fallback);
+            sip::user_agent agent(settings, core::logger("ua", nullptr, core::log_level::off));
+            const auto result = agent.register_now(10s);
+            EXPECT_EQ(result.status, 200) << result.reason << "\n" << ims.log();
+            EXPECT_EQ(fallback->answered.load(), round);  // round 1: the token is used: AKA 401
+            EXPECT_EQ(count_registers(relay.to_server()), static_cast<std::size_t>(round + 1));
+        }
+    }
+    kill(paa, SIGTERM);
+    int status = 0;
+    waitpid(paa, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_text(log);
+}
+
 // The client program: `imsp2p-client register --pana` attaches with EAP-TLS through the PAA
 // program and registers with the IMS core program in one pass.
 TEST_F(OnePassRegistration, TheClientProgramRegistersInOnePassThroughThePaa) {
@@ -415,7 +503,11 @@ TEST_F(OnePassRegistration, TheClientProgramRegistersInOnePassThroughThePaa) {
     if (!fs::exists(ims_core_program) || !fs::exists(client_program)) {
         GTEST_SKIP() << "imsp2p-ims-core or imsp2p-client is not built";
     }
-    ims_core_process ims(folder_.path(), hss_file_);
+    // The core also requires an RFC 3893 identity body signed by a certificate of the test CA
+    // on every one-pass REGISTER: the client signs one with its EAP-TLS certificate.
+    ims_core_process ims(folder_.path(), hss_file_,
+                         R"(, "identity_body": {"ca": ")" + pki_.ca().ca_file().string() +
+                             R"(", "required": true})");
     const fs::path usim_file = folder_.path() / "alice-usim.json";
     card().save(usim_file);
     const std::string core_uri = "sip:127.0.0.1:" + std::to_string(ims.port());

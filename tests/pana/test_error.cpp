@@ -8,7 +8,7 @@
 namespace pana = imsp2p::pana;
 
 TEST(PanaError, CodesHaveTheCategoryAndDistinctMessages) {
-    constexpr int last = static_cast<int>(pana::errc::pana_session_terminated);
+    constexpr int last = static_cast<int>(pana::errc::token_deposit_replayed);
     std::set<std::string> messages;
     for (int value = 1; value <= last; ++value) {
         const std::error_code ec = pana::make_error_code(static_cast<pana::errc>(value));

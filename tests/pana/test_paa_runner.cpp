@@ -4,6 +4,7 @@
 #include <imsp2p/pana/error.hpp>
 
 #include <imsp2p/core/error.hpp>
+#include <imsp2p/core/key_file.hpp>
 
 #include <imsp2p/pana/token_store.hpp>
 
@@ -189,3 +190,76 @@ TEST(PaaRunner, StoresTheOnePassTokenOfEachAuthenticationAtTheHss) {
     pac.terminate(5s, ec);
     runner.stop();
 }
+
+namespace {
+
+TEST(PaaRunnerConfig, ParsesTheHssDepositInterface) {
+    std::error_code ec;
+    std::string detail;
+    const auto config = pana::paa_runner_config::from_json(
+        R"({"ca_file":"a","certificate_file":"b","private_key_file":"c",)"
+        R"("hss_deposit_url":"http://127.0.0.1:8716/v1/one-pass-tokens",)"
+        R"("hss_deposit_key":"deposit.key"})",
+        "/srv/paa", ec, detail);
+    ASSERT_FALSE(ec) << detail;
+    EXPECT_EQ(config.hss_deposit_url, "http://127.0.0.1:8716/v1/one-pass-tokens");
+    EXPECT_EQ(config.hss_deposit_key_file, std::filesystem::path("/srv/paa/deposit.key"));
+    EXPECT_TRUE(config.token_store_file.empty());
+    for (const char* text : {R"({"ca_file":"a","certificate_file":"b","private_key_file":"c",)"
+                             R"("hss_deposit_url":"http://127.0.0.1:1/v1/one-pass-tokens"})",
+                             R"({"ca_file":"a","certificate_file":"b","private_key_file":"c",)"
+                             R"("hss_deposit_key":"k"})",
+                             R"({"ca_file":"a","certificate_file":"b","private_key_file":"c",)"
+                             R"("hss_deposit_url":"ftp://x/","hss_deposit_key":"k"})",
+                             R"({"ca_file":"a","certificate_file":"b","private_key_file":"c",)"
+                             R"("hss_deposit_url":"http://h:1/","hss_deposit_key":"k",)"
+                             R"("token_store":"hss.sqlite"})"}) {
+        pana::paa_runner_config::from_json(text, "", ec, detail);
+        EXPECT_EQ(ec, imsp2p::core::errc::invalid_argument) << text;
+        EXPECT_FALSE(detail.empty()) << text;
+    }
+}
+
+TEST(PaaRunner, AnUnreachableHssIsLoggedAndTheAuthenticationStillSucceeds) {
+    imsp2p_test::test_pki pki;
+    imsp2p_test::temporary_directory folder("imsp2p-paa-runner-deposit");
+    const auto server = pki.issue_server("paa.ims.example");
+    const auto client = pki.issue_client("alice@ims.example");
+    pana::paa_runner_config config;
+    config.listen_address = "127.0.0.1";
+    config.port = 0;
+    config.ca_file = pki.ca().ca_file();
+    config.certificate_file = server.certificate_file;
+    config.private_key_file = server.private_key_file;
+    // Port 9 (discard) on 127.0.0.1 is not served here: the connection is refused.
+    config.hss_deposit_url = "http://127.0.0.1:9/v1/one-pass-tokens";
+    config.hss_deposit_key_file = folder.path() / "deposit.key";
+    std::ostringstream log;
+    pana::paa_runner runner(log);
+    std::error_code ec;
+    runner.start(config, ec);
+    EXPECT_EQ(ec, imsp2p::core::errc::not_found);  // no key file yet
+    imsp2p::core::write_secret_file(config.hss_deposit_key_file,
+                                    imsp2p::core::byte_vector(32, 0x42), ec);
+    ASSERT_FALSE(ec);
+    runner.start(config, ec);
+    ASSERT_FALSE(ec) << ec.message();
+
+    pana::eap_tls_settings tls;
+    tls.ca_file = pki.ca().ca_file();
+    tls.certificate_chain_file = client.certificate_file;
+    tls.private_key_file = client.private_key_file;
+    const auto context = pana::eap_tls_context::create(tls, pana::eap_tls_role::client);
+    pana::pana_client pac;
+    pac.authenticate("127.0.0.1", runner.port(),
+                     std::make_unique<pana::eap_tls_peer>(context, "alice@ims.example"), 10s, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    pac.terminate(5s, ec);
+    runner.stop();  // waits for the pending deposit attempt
+    EXPECT_EQ(runner.tokens_stored(), 0u);
+    EXPECT_NE(log.str().find("cannot deposit the one-pass token of alice@ims.example"),
+              std::string::npos)
+        << log.str();
+}
+
+}  // namespace

@@ -192,3 +192,43 @@ TEST(TokenDeposit, WrongKeyTamperingAndExpiryAreRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(TokenDepositReplay, ADepositIsAcceptedOnceEvenAfterReopeningTheStore) {
+    imsp2p_test::temporary_directory dir("imsp2p-token-deposit");
+    const auto file = dir.path() / "hss.db";
+    const core::byte_vector key(32, 0x42);
+    const auto now = std::chrono::system_clock::now();
+    std::error_code ec;
+    const auto sealed = pana::seal_token_deposit(key, alice, token(3), now + 300s, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    const auto again = pana::seal_token_deposit(key, alice, token(3), now + 300s, ec);
+    ASSERT_FALSE(ec);
+    const auto first = pana::open_token_deposit(key, sealed, now, ec);
+    const auto second = pana::open_token_deposit(key, again, now, ec);
+    ASSERT_TRUE(first && second);
+    EXPECT_NE(first->id, second->id);  // every seal has a fresh id
+    {
+        auto store = pana::token_store::open(file);
+        store.accept_deposit(*first, now, ec);
+        ASSERT_FALSE(ec) << ec.message();
+        store.consume(alice, equals(token(3)), now, ec);
+        ASSERT_FALSE(ec) << ec.message();
+    }
+    auto store = pana::token_store::open(file);
+    const auto replayed = pana::open_token_deposit(key, sealed, now + 1s, ec);
+    ASSERT_TRUE(replayed);
+    store.accept_deposit(*replayed, now + 1s, ec);
+    EXPECT_EQ(ec, pana::errc::token_deposit_replayed);
+    // The used token was not re-armed.
+    store.consume(alice, equals(token(3)), now + 1s, ec);
+    EXPECT_EQ(ec, pana::errc::token_used);
+    // An expired deposit is refused and stores nothing.
+    store.accept_deposit(*second, now + 301s, ec);
+    EXPECT_EQ(ec, pana::errc::token_expired);
+    store.consume(alice, equals(token(3)), now + 2s, ec);
+    EXPECT_EQ(ec, pana::errc::token_used);
+}
+
+}  // namespace

@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace sip = imsp2p::sip;
@@ -84,13 +85,22 @@ TEST(OnePassProof, HeaderCarriesTheProofNotTheToken) {
                                                        "sip:ims.example"));  // fresh cnonce
 }
 
+sip::initial_request about(const char* method, const char* uri, std::uint32_t cseq) {
+    sip::initial_request request;
+    request.method = method;
+    request.request_uri = uri;
+    request.call_id = "c";
+    request.cseq = cseq;
+    return request;
+}
+
 TEST(OnePassCredentials, GiveTheHeaderOnceAndOnlyForRegister) {
     sip::one_pass_credentials credentials(impi_text, realm, core::byte_vector(64, 1), nullptr);
-    EXPECT_FALSE(credentials.initial_authorization({"MESSAGE", "sip:bob@ims.example", "c", 1}));
+    EXPECT_FALSE(credentials.initial_authorization(about("MESSAGE", "sip:bob@ims.example", 1)));
     EXPECT_FALSE(credentials.token_used());
-    EXPECT_TRUE(credentials.initial_authorization({"REGISTER", "sip:ims.example", "c", 1}));
+    EXPECT_TRUE(credentials.initial_authorization(about("REGISTER", "sip:ims.example", 1)));
     EXPECT_TRUE(credentials.token_used());
-    EXPECT_FALSE(credentials.initial_authorization({"REGISTER", "sip:ims.example", "c", 2}));
+    EXPECT_FALSE(credentials.initial_authorization(about("REGISTER", "sip:ims.example", 2)));
     EXPECT_FALSE(credentials.answer(sip::auth_challenge{}));  // no fallback
     EXPECT_EQ(credentials.challenges_answered(), 1u);
 }
@@ -134,9 +144,14 @@ class ImsCoreOnePass : public ::testing::Test {
         core_ = std::make_unique<sip::ims_core>(
             settings, core::logger("ims-core", nullptr, core::log_level::off),
             [this](sip::subscriber_registry& registry) {
-                return sip::make_one_pass_authenticator(
-                    core_tokens_, sip::make_digest_aka_authenticator(subscribers_, registry, 300s),
-                    core::logger("one-pass", nullptr, core::log_level::off));
+                auto aka = sip::make_digest_aka_authenticator(subscribers_, registry, 300s);
+                core::logger log("one-pass", nullptr, core::log_level::off);
+                if (aib_) {
+                    return sip::make_one_pass_authenticator(core_tokens_, std::move(aka), *aib_,
+                                                            std::move(log));
+                }
+                return sip::make_one_pass_authenticator(core_tokens_, std::move(aka),
+                                                        std::move(log));
             });
         core_->start();
     }
@@ -189,6 +204,7 @@ class ImsCoreOnePass : public ::testing::Test {
     std::unique_ptr<sip::ims_core> core_;
     std::shared_ptr<counting_credentials> aka_;
     std::error_code ec_;
+    std::optional<sip::one_pass_aib_settings> aib_;  // set before SetUp() by derived fixtures
 };
 
 TEST_F(ImsCoreOnePass, RegistersInOneRoundTripAndConsumesTheToken) {
@@ -284,6 +300,72 @@ TEST_F(ImsCoreOnePass, WrongProofGetsTheAkaChallengeAndLeavesTheTokenUsable) {
 TEST_F(ImsCoreOnePass, UnknownIdentityWithoutTokenGetsTheAkaChallenge) {
     const auto result = register_with(one_pass(core::random_bytes(64), false));
     EXPECT_EQ(result.status, 401) << result.reason;
+}
+
+// ---- with RFC 3893 identity bodies ------------------------------------------------------------
+
+class ImsCoreOnePassAib : public ImsCoreOnePass {
+  protected:
+    void SetUp() override {
+        sip::one_pass_aib_settings aib;
+        std::error_code ec;
+        aib.anchors = sip::identity_trust_anchors::from_file(pki_.ca().ca_file(), ec);
+        ASSERT_FALSE(ec) << ec.message();
+        aib.when = sip::one_pass_aib_settings::policy::required;
+        aib_ = std::move(aib);
+        ImsCoreOnePass::SetUp();
+    }
+
+    imsp2p_test::test_pki pki_;
+};
+
+TEST_F(ImsCoreOnePassAib, ValidIdentityBodyRegistersInOneRoundTrip) {
+    const core::byte_vector token = core::random_bytes(64);
+    deposit(token, std::chrono::system_clock::now() + 60s);
+    const auto client = pki_.issue_client(impi_text);
+    auto credentials = one_pass(token);
+    credentials->attach_identity_body(client.certificate_pem, client.private_key_pem);
+    const auto result = register_with(credentials);
+    EXPECT_EQ(result.status, 200) << result.reason;
+    EXPECT_EQ(credentials->challenges_answered(), 0u);
+    EXPECT_EQ(aka_->answered.load(), 0);
+}
+
+TEST_F(ImsCoreOnePassAib, ForgedIdentityBodyFallsBackToAkaAndKeepsTheToken) {
+    const core::byte_vector token = core::random_bytes(64);
+    deposit(token, std::chrono::system_clock::now() + 60s);
+    // Right token, but the body is signed by a certificate the S-CSCF does not trust.
+    const auto forged = pki_.issue_client_from_other_ca(impi_text);
+    auto without_fallback = one_pass(token, false);
+    without_fallback->attach_identity_body(forged.certificate_pem, forged.private_key_pem);
+    EXPECT_EQ(register_with(without_fallback).status, 401);
+    auto credentials = one_pass(token);
+    credentials->attach_identity_body(forged.certificate_pem, forged.private_key_pem);
+    const auto result = register_with(credentials);
+    EXPECT_EQ(result.status, 200) << result.reason;
+    EXPECT_EQ(credentials->challenges_answered(), 1u);
+    EXPECT_EQ(aka_->last_algorithm, "AKAv1-MD5");
+    // The token was not consumed by the refused attempts: a genuine body still passes.
+    const auto client = pki_.issue_client(impi_text);
+    auto genuine = one_pass(token);
+    genuine->attach_identity_body(client.certificate_pem, client.private_key_pem);
+    EXPECT_EQ(register_with(genuine).status, 200);
+    EXPECT_EQ(genuine->challenges_answered(), 0u);
+}
+
+TEST_F(ImsCoreOnePassAib, IdentityBodyOfAnotherImpiFallsBackToAka) {
+    const core::byte_vector token = core::random_bytes(64);
+    deposit(token, std::chrono::system_clock::now() + 60s);
+    const auto bob = pki_.issue_client("bob@ims.example");
+    auto credentials = one_pass(token, false);
+    credentials->attach_identity_body(bob.certificate_pem, bob.private_key_pem);
+    EXPECT_EQ(register_with(credentials).status, 401);
+}
+
+TEST_F(ImsCoreOnePassAib, RequiredIdentityBodyMissingFallsBackToAka) {
+    const core::byte_vector token = core::random_bytes(64);
+    deposit(token, std::chrono::system_clock::now() + 60s);
+    EXPECT_EQ(register_with(one_pass(token, false)).status, 401);
 }
 
 }  // namespace

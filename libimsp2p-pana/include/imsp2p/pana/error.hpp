@@ -62,6 +62,7 @@ enum class errc {
     pana_timeout,                  ///< PANA retransmissions are exhausted without an answer.
     pana_authentication_rejected,  ///< The PAA rejected the authentication (Result-Code).
     pana_session_terminated,       ///< The PANA session was terminated.
+    token_deposit_replayed,        ///< A token deposit with this id was already accepted.
 };
 
 /** The error category of imsp2p::pana::errc; its name() is "imsp2p.pana". */

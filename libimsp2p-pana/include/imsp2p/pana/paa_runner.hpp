@@ -7,7 +7,9 @@
  * configuration is one JSON object:
  * `{"listen_address":"::", "port":716, "ca_file":"ca.pem", "certificate_file":"paa.crt.pem",
  *   "private_key_file":"paa.key.pem", "session_lifetime_seconds":3600,
- *   "token_store":"hss.sqlite", "token_lifetime_seconds":300}`; only the three files
+ *   "token_store":"hss.sqlite", "token_lifetime_seconds":300,
+ *   "hss_deposit_url":"http://127.0.0.1:8716/v1/one-pass-tokens",
+ *   "hss_deposit_key":"deposit.key"}`; only the three files
  * are required, relative paths are taken from the configuration file's folder and unknown keys
  * are an error. The program logs one line per event to its log stream ("listening on ...",
  * "authenticated <identity> from <address> session <id> key-id <n>", "one-pass token stored
@@ -16,11 +18,18 @@
  * One-pass IMS registration (seed 001 App. A, token_store.hpp): with `token_store` set, the
  * one-pass token of every successful EAP-TLS authentication is stored, with the EAP identity
  * (the IMPI) and an expiry of now + `token_lifetime_seconds`, in the HSS token store in that
- * SQLite file. Development set-up: the PAA writes the HSS's file directly (the development IMS
- * core runs on the same host and has no deposit endpoint yet); the file's permissions are the
- * authentication of this interface. Across hosts the PAA would send seal_token_deposit()
- * messages instead. Tokens are stored in clear (no master key), as the development core reads
- * them.
+ * SQLite file. That is a development shortcut: the PAA writes the HSS's file directly, and the
+ * file's permissions are the only authentication of the interface. Tokens are stored in clear
+ * (no master key), as the development core reads them.
+ *
+ * Authenticated interface (imsp2p issue 8): with `hss_deposit_url` and `hss_deposit_key` (a
+ * 0600 file with the 32-byte service key, `imsp2p-keygen --type secret32`) instead of
+ * `token_store`, every token is sealed with seal_token_deposit() and POSTed as
+ * application/octet-stream to the HSS (sip::token_deposit_server). The POST runs on a worker
+ * thread of the runner, never on the PANA thread, so a slow or absent HSS cannot stall PANA;
+ * the log says "one-pass token deposited for <identity>" or "cannot deposit the one-pass
+ * token of <identity>: <reason>". The authentication succeeds either way (without a token
+ * the UE's REGISTER falls back to the Digest AKA challenge).
  *
  * Exit codes: 0 after a signal, 1 run-time failure (unreadable credentials, address in use),
  * 2 usage or configuration error.
@@ -57,6 +66,11 @@ struct paa_runner_config {
     std::filesystem::path token_store_file;
     /** How long a stored one-pass token is accepted by the S-CSCF. */
     std::chrono::seconds token_lifetime{300};
+    /** The HSS deposit endpoint (`http://host:port/v1/one-pass-tokens`); empty: none. Needs
+     *  hss_deposit_key_file; excludes token_store_file. */
+    std::string hss_deposit_url;
+    /** The 0600 file holding the 32-byte service key shared with the HSS. */
+    std::filesystem::path hss_deposit_key_file;
 
     /**
      * Parses the JSON text of a configuration.

@@ -30,7 +30,9 @@
 #include <imsp2p/core/database.hpp>
 #include <imsp2p/core/identity.hpp>
 
+#include <array>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -38,6 +40,8 @@
 #include <system_error>
 
 namespace imsp2p::pana {
+
+struct token_deposit;
 
 /** Options of token_store::open(). */
 struct token_store_options {
@@ -142,6 +146,21 @@ class IMSP2P_PANA_EXPORT token_store {
      */
     std::size_t purge(std::chrono::system_clock::time_point now, std::error_code& ec);
 
+    /**
+     * Accepts an opened deposit (see open_token_deposit()) exactly once: in one immediate
+     * transaction the deposit id is looked up in the table `one_pass_deposit` (ids are kept
+     * until their deposit's expiry, in the same SQLite file, so they survive restarts), recorded,
+     * and the token is stored as by store(). A replayed deposit therefore cannot re-arm a token
+     * that was used. Ids of expired deposits are deleted on the way.
+     * @param deposit the opened deposit
+     * @param now the current time (the deposit must not have expired)
+     * @param ec errc::token_deposit_replayed (id already accepted), errc::token_expired,
+     *        core::errc::invalid_argument, database errors; cleared on success; on error the
+     *        store is unchanged
+     */
+    void accept_deposit(const token_deposit& deposit, std::chrono::system_clock::time_point now,
+                        std::error_code& ec);
+
   private:
     struct impl;
     explicit token_store(std::unique_ptr<impl> state) noexcept;
@@ -161,20 +180,25 @@ class IMSP2P_PANA_EXPORT token_store {
 IMSP2P_PANA_EXPORT eap_tls_token_sink make_token_store_sink(token_store& store,
                                                             std::chrono::seconds lifetime);
 
+/** Size of the random id that makes every deposit unique (replay detection). */
+inline constexpr std::size_t token_deposit_id_size = 16;
+
 /** A token deposit as opened by the HSS. The token is wiped on destruction. */
 struct token_deposit {
-    core::impi impi;                               ///< Whose token it is.
-    core::secret_bytes token;                      ///< The token.
-    std::chrono::system_clock::time_point expiry;  ///< When it stops being accepted.
+    std::array<std::uint8_t, token_deposit_id_size> id{};  ///< Random id of this deposit.
+    core::impi impi;                                       ///< Whose token it is.
+    core::secret_bytes token;                              ///< The token.
+    std::chrono::system_clock::time_point expiry;          ///< When it stops being accepted.
 };
 
 /** Size of the service key shared by PAA and HSS for deposits. */
 inline constexpr std::size_t token_service_key_size = 32;
 
 /**
- * Seals a deposit for the HSS (PAA side): "IMTD1" || nonce(12) || AES-256-GCM(service key,
- * expiry seconds since 1970 (8 bytes, big-endian) || token length (1) || token || IMPI), with
- * "IMTD1" as associated data.
+ * Seals a deposit for the HSS (PAA side): "IMTD2" || nonce(12) || AES-256-GCM(service key,
+ * deposit id (16 random bytes) || expiry seconds since 1970 (8 bytes, big-endian) || token
+ * length (1) || token || IMPI), with "IMTD2" as associated data. The id lets the HSS refuse a
+ * replayed deposit (token_store::accept_deposit()).
  * @param service_key the 32-byte key shared with the HSS
  * @param impi the identity
  * @param token the token (16 to 64 bytes)

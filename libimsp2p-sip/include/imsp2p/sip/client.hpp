@@ -117,7 +117,8 @@ struct IMSP2P_SIP_EXPORT client_settings {
     /**
      * The PAA of the access network, "address" or "address:port" (default port 716); set: the
      * first registration first runs PANA with EAP-TLS and then registers in one pass with the
-     * exported token (password or USIM credentials answer any challenge); empty: no PANA.
+     * exported token and an RFC 3893 identity body signed with the EAP-TLS certificate
+     * (password or USIM credentials answer any challenge); empty: no PANA.
      */
     std::string pana_paa;
     /** PEM file of the CA the PAA's EAP-TLS certificate must chain to. */

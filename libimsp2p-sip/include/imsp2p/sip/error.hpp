@@ -30,11 +30,19 @@ enum class errc {
     publish_not_allowed,     ///< The user may not publish content.
     payment_declined,        ///< Charging declined the purchase.
     swarm_bad_torrent,       ///< The torrent file is not a valid torrent (libtorrent refused it).
-    swarm_torrent_not_private,  ///< The torrent is not private (BEP 27).
-    swarm_bad_announce_url,     ///< The announce URL is empty or not an http(s):// or udp:// URL.
-    swarm_unknown_torrent,      ///< The swarm has no torrent with this id.
-    swarm_storage_failed,       ///< A swarm folder or file could not be created, read or written.
-    swarm_transfer_failed,      ///< libtorrent stopped the torrent with a storage error.
+    swarm_torrent_not_private,    ///< The torrent is not private (BEP 27).
+    swarm_bad_announce_url,       ///< The announce URL is empty or not an http(s):// or udp:// URL.
+    swarm_unknown_torrent,        ///< The swarm has no torrent with this id.
+    swarm_storage_failed,         ///< A swarm folder or file could not be created, read or written.
+    swarm_transfer_failed,        ///< libtorrent stopped the torrent with a storage error.
+    identity_body_malformed,      ///< The RFC 3893 identity body is not a CMS SignedData sipfrag.
+    identity_body_bad_signature,  ///< The identity body's signature does not verify.
+    identity_body_untrusted_signer,   ///< The signer certificate does not chain to a trusted CA.
+    identity_body_identity_mismatch,  ///< The signer certificate's rfc822Name is not the IMPI.
+    identity_body_request_mismatch,   ///< The sipfrag's From/To/Call-ID/CSeq differ from the
+                                      ///< request.
+    identity_body_stale,              ///< The sipfrag's Date is outside the accepted window.
+    identity_body_bad_signer,         ///< The signer's certificate or private key cannot be loaded.
 };
 
 /** The error category of imsp2p::sip::errc; its name() is "imsp2p.sip". */

@@ -112,6 +112,25 @@ struct ims_core_settings {
      * mismatch falls back to the Digest AKA challenge.
      */
     bool one_pass = true;
+    /**
+     * With one_pass: the PEM file of the CA(s) of UE certificates (the EAP-TLS CA) that verify
+     * RFC 3893 identity bodies on one-pass REGISTERs (identity_body.hpp); empty: identity
+     * bodies are not checked.
+     */
+    std::filesystem::path one_pass_identity_ca;
+    /** With one_pass_identity_ca: a one-pass REGISTER without a valid identity body falls back
+     *  to the challenge (otherwise only a body that is present must verify). */
+    bool one_pass_identity_required = false;
+    /**
+     * With hss_database: where the HSS serves the authenticated PAA -> HSS token deposit
+     * interface (`POST /v1/one-pass-tokens`, see token_deposit_server.hpp), an IPv4 literal
+     * address and a port (0: ephemeral); empty: not served.
+     */
+    std::string deposit_address;
+    std::uint16_t deposit_port = 0;  ///< The port of the deposit interface (0: ephemeral).
+    /** The 0600 file holding the 32-byte service key shared with the PAA (`imsp2p-keygen
+     *  --type secret32`); required when deposit_address is set. */
+    std::filesystem::path deposit_key_file;
 
     /**
      * Reads settings from a configuration document:
@@ -124,7 +143,13 @@ struct ims_core_settings {
      *                       {"method": "PUBLISH", "request_uri": "sip:.*@ims\\.example",
      *                        "as": "sip:127.0.0.1:5070"}],
      *   "trusted_as": ["127.0.0.1:5070"],
-     *   "hss": {"database": "hss.sqlite", "master_key": "hss-master.key", "one_pass": true}}`.
+     *   "hss": {"database": "hss.sqlite", "master_key": "hss-master.key", "one_pass": true,
+     *           "identity_body": {"ca": "ue-ca.pem", "required": false},
+     *           "deposit": {"listen": "127.0.0.1:0", "key_file": "deposit.key"}}}`.
+     * `hss/identity_body` (optional) verifies RFC 3893 identity bodies of one-pass REGISTERs
+     * against the CA(s) in `ca`; with `required` a one-pass REGISTER must carry one.
+     * `hss/deposit` (optional) serves the PAA's token deposits over HTTP on `listen`
+     * ("address:port") authenticated by the 32-byte service key in `key_file`.
      * Relative paths are resolved against the configuration file's folder.
      * @param config the configuration
      * @return the settings
@@ -144,6 +169,11 @@ struct auth_request {
     /** The public identity the request is for (the To URI of a REGISTER, else the From URI),
      *  so that an AKA authenticator can find the IMPI before any credentials arrive. */
     std::string public_identity;
+    std::string from_uri;      ///< The From URI (no tag); for RFC 3893 identity bodies.
+    std::string to_uri;        ///< The To URI (no tag).
+    std::string call_id;       ///< The Call-ID.
+    std::uint32_t cseq = 0;    ///< The CSeq number.
+    std::string content_type;  ///< The Content-Type of @ref body (type/subtype), or empty.
 };
 
 /** An authenticator's verdict. */

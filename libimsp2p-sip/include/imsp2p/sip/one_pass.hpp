@@ -25,12 +25,20 @@
  * to the wrapped authenticator without credentials, so the UE gets the normal AKA 401 challenge
  * and its fallback credentials provider answers it.
  *
- * Not covered by the proof: Call-ID, CSeq and Contact (the core's authenticator interface does
- * not see them). The single-use token bounds the exposure to one racing request.
+ * Not covered by the proof: Call-ID, CSeq and Contact. The single-use token bounds the
+ * exposure to one racing request.
+ *
+ * **Identity body (RFC 3893, optional).** With one_pass_credentials::attach_identity_body() the
+ * first REGISTER also carries a CMS-signed message/sipfrag of its From, To, Call-ID, CSeq, Date
+ * and Contact (identity_body.hpp), signed with the UE's EAP-TLS certificate. An S-CSCF given
+ * one_pass_aib_settings verifies it (signature, chain, rfc822Name = IMPI, request fields, Date
+ * window) before the token; any failure, or a missing body when it is required, falls back to
+ * the AKA challenge like any other mismatch, and leaves the token unconsumed.
  */
 #pragma once
 
 #include <imsp2p/sip/export.hpp>
+#include <imsp2p/sip/identity_body.hpp>
 #include <imsp2p/sip/ims_core.hpp>
 #include <imsp2p/sip/user_agent.hpp>
 
@@ -38,6 +46,7 @@
 #include <imsp2p/core/crypto.hpp>
 #include <imsp2p/core/log.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -93,6 +102,16 @@ struct initial_request {
     std::string request_uri;  ///< The Request-URI.
     std::string call_id;      ///< The Call-ID.
     std::uint32_t cseq = 0;   ///< The CSeq number.
+    std::string from_uri;     ///< The From URI (no tag).
+    std::string to_uri;       ///< The To URI (no tag).
+    std::string contact;      ///< The Contact URI the user agent registers.
+};
+
+/** What an initial_authorization_provider puts on a request before any challenge. */
+struct initial_credentials {
+    std::string authorization;  ///< The Authorization header value.
+    std::string content_type;   ///< The Content-Type of @ref body (empty without a body).
+    std::string body;           ///< A body to send with it (e.g. an RFC 3893 identity body).
 };
 
 /**
@@ -109,6 +128,14 @@ class IMSP2P_SIP_EXPORT initial_authorization_provider {
      * @return the Authorization header value, or std::nullopt to send none
      */
     virtual std::optional<std::string> initial_authorization(const initial_request& request) = 0;
+    /**
+     * The Authorization and an optional body (what the user agent asks). The default returns
+     * initial_authorization() with no body.
+     * @param request the request about to be sent
+     * @return the credentials, or std::nullopt to send none
+     */
+    virtual std::optional<initial_credentials> initial_credentials_for(
+        const initial_request& request);
 
   protected:
     initial_authorization_provider() = default;
@@ -147,6 +174,22 @@ class IMSP2P_SIP_EXPORT one_pass_credentials final : public credentials_provider
      */
     std::optional<std::string> initial_authorization(const initial_request& request) override;
     /**
+     * As initial_authorization(), plus the RFC 3893 identity body (identity_body.hpp) once
+     * attach_identity_body() was called. If the body cannot be built the REGISTER goes without
+     * it (the S-CSCF then decides by its own policy).
+     * @param request the request about to be sent
+     * @return the credentials, or std::nullopt (not a REGISTER, or the token was used)
+     */
+    std::optional<initial_credentials> initial_credentials_for(
+        const initial_request& request) override;
+    /**
+     * Makes the first REGISTER carry an RFC 3893 identity body signed with the UE's EAP-TLS
+     * certificate and key (subjectAltName rfc822Name = the IMPI).
+     * @param certificate_pem the certificate (PEM text; copied)
+     * @param private_key_pem its private key (PEM text; copied and wiped on destruction)
+     */
+    void attach_identity_body(std::string certificate_pem, std::string private_key_pem);
+    /**
      * Answers a challenge with the fallback provider.
      * @param challenge the challenge
      * @return the fallback's answer, or std::nullopt without one
@@ -165,6 +208,8 @@ class IMSP2P_SIP_EXPORT one_pass_credentials final : public credentials_provider
     core::secret_bytes token_;
     bool used_ = false;
     std::size_t challenges_ = 0;
+    std::string aib_certificate_pem_;
+    core::secret_bytes aib_private_key_pem_;
     std::shared_ptr<credentials_provider> fallback_;
 };
 
@@ -181,6 +226,32 @@ class IMSP2P_SIP_EXPORT one_pass_credentials final : public credentials_provider
  */
 IMSP2P_SIP_EXPORT std::unique_ptr<authenticator> make_one_pass_authenticator(
     pana::token_store& store, std::unique_ptr<authenticator> fallback,
+    core::logger log = core::logger("one-pass"));
+
+/** How the one-pass authenticator treats RFC 3893 identity bodies. */
+struct one_pass_aib_settings {
+    /** When an identity body is needed. */
+    enum class policy {
+        if_present,  ///< Verify a body when the REGISTER has one; accept a REGISTER without.
+        required,    ///< A one-pass REGISTER without a valid body falls back to the challenge.
+    };
+    identity_trust_anchors anchors;    ///< The CAs of UE certificates (e.g. the EAP-TLS CA).
+    policy when = policy::if_present;  ///< When a body is needed.
+    std::chrono::seconds window = identity_body_default_window;  ///< The Date window.
+};
+
+/**
+ * As make_one_pass_authenticator() above, and verifies RFC 3893 identity bodies (see the file
+ * comment) before the token is consumed.
+ * @param store the HSS token store (borrowed, as above)
+ * @param fallback the normal authenticator; not null
+ * @param aib how identity bodies are verified
+ * @param log where to log one-pass outcomes
+ * @return the authenticator
+ * @throws std::invalid_argument if @p fallback is null
+ */
+IMSP2P_SIP_EXPORT std::unique_ptr<authenticator> make_one_pass_authenticator(
+    pana::token_store& store, std::unique_ptr<authenticator> fallback, one_pass_aib_settings aib,
     core::logger log = core::logger("one-pass"));
 
 }  // namespace imsp2p::sip

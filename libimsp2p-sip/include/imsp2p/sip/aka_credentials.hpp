@@ -19,21 +19,6 @@
 namespace imsp2p::sip {
 
 /**
- * A credentials_provider that runs a pana::usim on AKAv1-MD5 challenges: the nonce is decoded
- * as base64(RAND || AUTN [|| server data]) and given to the USIM, then
- * - AUTN genuine and fresh: the user name is the profile's IMPI and the password the raw RES
- *   bytes; the SQN window advances (and is saved to the profile file when one is set);
- * - AUTN genuine but its SQN not fresh: AUTS is returned with an empty password (RFC 3310
- *   §3.4), so the registrar resynchronises its HSS and challenges again;
- * - MAC-A wrong (the network is not genuine): nothing derived from the keys is sent: the
- *   answer has an empty password and no AUTS, which the registrar refuses (403), as TS 24.229
- *   has a UE answer a network authentication failure; the SQN window is unchanged.
- *
- * Other algorithms (MD5, AKAv2-MD5), a malformed nonce or a profile without IMPI are not
- * answered (std::nullopt). Thread-safe: answer() runs on the user agent's stack thread while
- * profile() may be called from any thread.
- */
-/**
  * The cipher and integrity keys of the last successful AKA run (TS 33.102 §6.3.3), for a
  * future IPsec or TLS security association (TS 33.203). Secret: wiped when destroyed.
  */
@@ -49,6 +34,21 @@ struct aka_session_keys {
     }
 };
 
+/**
+ * A credentials_provider that runs a pana::usim on AKAv1-MD5 challenges: the nonce is decoded
+ * as base64(RAND || AUTN [|| server data]) and given to the USIM, then
+ * - AUTN genuine and fresh: the user name is the profile's IMPI and the password the raw RES
+ *   bytes; the SQN window advances (and is saved to the profile file when one is set);
+ * - AUTN genuine but its SQN not fresh: AUTS is returned with an empty password (RFC 3310
+ *   §3.4), so the registrar resynchronises its HSS and challenges again;
+ * - MAC-A wrong (the network is not genuine): nothing derived from the keys is sent: the
+ *   answer has an empty password and no AUTS, which the registrar refuses (403), as TS 24.229
+ *   has a UE answer a network authentication failure; the SQN window is unchanged.
+ *
+ * Other algorithms (MD5, AKAv2-MD5), a malformed nonce or a profile without IMPI are not
+ * answered (std::nullopt). Thread-safe: answer() runs on the user agent's stack thread while
+ * profile() may be called from any thread.
+ */
 class IMSP2P_SIP_EXPORT aka_credentials final : public credentials_provider {
   public:
     /**

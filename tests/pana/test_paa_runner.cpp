@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace pana = imsp2p::pana;
 using namespace std::chrono_literals;
@@ -109,6 +110,49 @@ TEST(PaaRunner, AuthenticatesAnEapTlsClientOverUdp) {
     EXPECT_EQ(runner.port(), 0);
     EXPECT_NE(log.str().find("listening on 127.0.0.1"), std::string::npos) << log.str();
     EXPECT_NE(log.str().find("authenticated alice@ims.example"), std::string::npos) << log.str();
+}
+
+// The whole PaC/PAA/EAP-TLS run over UDP once with each TLS version: the PAA accepts both, the
+// PaC pins one; the MSK is equal on both ends and the versions derive different keys.
+TEST(PaaRunner, AuthenticatesOverUdpWithTls12AndTls13) {
+    imsp2p_test::test_pki pki;
+    const auto server = pki.issue_server("paa.ims.example");
+    const auto client = pki.issue_client("alice@ims.example");
+    pana::paa_runner_config config;
+    config.listen_address = "127.0.0.1";
+    config.port = 0;
+    config.ca_file = pki.ca().ca_file();
+    config.certificate_file = server.certificate_file;
+    config.private_key_file = server.private_key_file;
+    std::ostringstream log;
+    pana::paa_runner runner(log);
+    std::error_code ec;
+    runner.start(config, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    std::vector<imsp2p::core::byte_vector> msks;
+    for (const auto version : {pana::tls_version::tls1_2, pana::tls_version::tls1_3}) {
+        pana::eap_tls_settings tls;
+        tls.ca_file = pki.ca().ca_file();
+        tls.certificate_chain_file = client.certificate_file;
+        tls.private_key_file = client.private_key_file;
+        tls.expected_server_name = "paa.ims.example";
+        tls.min_version = version;
+        tls.max_version = version;
+        const auto context = pana::eap_tls_context::create(tls, pana::eap_tls_role::client);
+        auto peer = std::make_unique<pana::eap_tls_peer>(context, "alice@ims.example");
+        pana::eap_tls_peer* raw = peer.get();
+        pana::pana_client pac;
+        const auto info = pac.authenticate("127.0.0.1", runner.port(), std::move(peer), 10s, ec);
+        ASSERT_FALSE(ec) << ec.message();
+        ASSERT_EQ(raw->version(), version);
+        EXPECT_EQ(info.msk, raw->msk());
+        EXPECT_EQ(info.msk.size(), 64u);
+        msks.push_back(info.msk);
+        pac.terminate(5s, ec);
+        EXPECT_FALSE(ec) << ec.message();
+    }
+    EXPECT_NE(msks[0], msks[1]);
+    runner.stop();
 }
 
 TEST(PaaRunnerConfig, ParsesTheHssTokenStore) {

@@ -1,8 +1,10 @@
 /**
  * @file
- * Private, header-only HTTP/1.1 server scaffold (Boost.Beast) shared by the libraries that serve
- * HTTP (the DRM server, the tracker, the content index). Not installed and not part of the SDK's
- * API: each library compiles its own copy, with hidden visibility.
+ * Private HTTP/1.1 server scaffold (Boost.Beast) shared by the libraries that serve HTTP (the DRM
+ * server, the tracker, the content index). Not installed and not part of the SDK's API. The
+ * non-template code is compiled once, in internal/http/http_server.cpp (the OBJECT library
+ * imsp2p_internal_http_objects), and linked into each library that uses it, with hidden
+ * visibility; only start_server_for() is a template.
  *
  * The scaffold owns the acceptor, the connections (one strand each), limits, timeouts, the
  * "answer once and close" rule for malformed or oversized requests, and an optional periodic
@@ -70,66 +72,31 @@ inline std::string_view path_of(const request& req) noexcept {
 }
 
 /** Builds a response with the usual headers (Server, Content-Type, Cache-Control no-store). */
-inline response make_response(const request& req, bhttp::status status,
-                              std::string_view server_name, std::string content_type,
-                              std::string body) {
-    response res{status, req.version()};
-    res.set(bhttp::field::server, std::string(server_name));
-    res.set(bhttp::field::content_type, content_type);
-    res.set(bhttp::field::cache_control, "no-store");
-    res.keep_alive(req.keep_alive());
-    res.body() = std::move(body);
-    res.prepare_payload();
-    return res;
-}
+response make_response(const request& req, bhttp::status status, std::string_view server_name,
+                       std::string content_type, std::string body);
 
 /** Builds a JSON response. */
-inline response json_response(const request& req, bhttp::status status,
-                              std::string_view server_name, const nlohmann::json& body) {
-    return make_response(req, status, server_name, "application/json", body.dump());
-}
+response json_response(const request& req, bhttp::status status, std::string_view server_name,
+                       const nlohmann::json& body);
 
 /** Builds an RFC 7807 problem document (application/problem+json). */
-inline response problem(const request& req, bhttp::status status, std::string_view server_name,
-                        std::string_view title, std::string_view detail) {
-    nlohmann::json body = {{"type", "about:blank"},
-                           {"title", title},
-                           {"status", static_cast<int>(status)},
-                           {"detail", detail}};
-    return make_response(req, status, server_name, "application/problem+json", body.dump());
-}
+response problem(const request& req, bhttp::status status, std::string_view server_name,
+                 std::string_view title, std::string_view detail);
 
 /**
  * Extracts the token of an `Authorization: Bearer <token>` header.
- * @return the token, or nullopt when the header is missing or has another scheme
+ * @return the token (a view into @p req), or nullopt when the header is missing or has another
+ *         scheme
  */
-inline std::optional<std::string_view> bearer_token(const request& req) {
-    const std::string_view authorization = to_std(req[bhttp::field::authorization]);
-    constexpr std::string_view scheme = "Bearer ";
-    if (authorization.size() <= scheme.size() ||
-        !beast::iequals(beast::string_view(authorization.data(), scheme.size()),
-                        beast::string_view(scheme.data(), scheme.size()))) {
-        return std::nullopt;
-    }
-    return authorization.substr(scheme.size());
-}
+std::optional<std::string_view> bearer_token(const request& req);
 
 /** A 401 problem with the RFC 6750 WWW-Authenticate header. */
-inline response unauthorized(const request& req, std::string_view server_name,
-                             std::string_view detail, bool invalid_token) {
-    response res = problem(req, bhttp::status::unauthorized, server_name, "Unauthorized", detail);
-    res.set(bhttp::field::www_authenticate,
-            invalid_token ? "Bearer error=\"invalid_token\"" : "Bearer");
-    return res;
-}
+response unauthorized(const request& req, std::string_view server_name, std::string_view detail,
+                      bool invalid_token);
 
 /** Writes one Prometheus metric (HELP, TYPE, sample) in text format 0.0.4. */
-inline void append_metric(std::string& out, std::string_view name, std::string_view type,
-                          std::string_view help, std::uint64_t value) {
-    out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ");
-    out.append(name).append(" ").append(type).append("\n");
-    out.append(name).append(" ").append(std::to_string(value)).append("\n");
-}
+void append_metric(std::string& out, std::string_view name, std::string_view type,
+                   std::string_view help, std::uint64_t value);
 
 /** Settings of the scaffold. A plain value type. */
 struct server_settings {
@@ -165,68 +132,22 @@ class server : public std::enable_shared_from_this<server> {
      * @param on_error called with a message when a handler throws (may be empty)
      */
     server(net::io_context& io, server_settings settings, request_handler handler,
-           std::function<void(std::string_view)> on_error = {})
-        : io_(io),
-          settings_(std::move(settings)),
-          handler_(std::move(handler)),
-          on_error_(std::move(on_error)),
-          acceptor_(net::make_strand(io)),
-          timer_(acceptor_.get_executor()),
-          retry_timer_(acceptor_.get_executor()) {}
+           std::function<void(std::string_view)> on_error = {});
+    /** Closes the acceptor and the timers (the last reference is dropped on the io_context). */
+    ~server();
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
 
     /** Binds and listens; false with @p ec on failure. Idempotent. */
-    bool start(std::error_code& ec) {
-        ec.clear();
-        if (started_.exchange(true)) {
-            return true;
-        }
-        beast::error_code error;
-        const auto address = net::ip::make_address(settings_.bind_address, error);
-        if (!error) {
-            const tcp::endpoint endpoint(address, settings_.port);
-            acceptor_.open(endpoint.protocol(), error);
-            if (!error) {
-                acceptor_.set_option(net::socket_base::reuse_address(true), error);
-            }
-            if (!error) {
-                acceptor_.bind(endpoint, error);
-            }
-            if (!error) {
-                acceptor_.listen(net::socket_base::max_listen_connections, error);
-            }
-        }
-        if (error) {
-            beast::error_code ignored;
-            acceptor_.close(ignored);
-            started_ = false;
-            ec = error;
-            return false;
-        }
-        port_ = acceptor_.local_endpoint().port();
-        net::post(acceptor_.get_executor(), [self = shared_from_this()] {
-            if (!self->stopping_) {
-                self->accept();
-                self->schedule_tick();
-            }
-        });
-        return true;
-    }
+    bool start(std::error_code& ec);
 
     /**
      * Calls @p tick every @p period on the io_context until stop(). Call before start().
      */
-    void set_tick(std::chrono::milliseconds period, std::function<void()> tick) {
-        tick_period_ = period;
-        tick_ = std::move(tick);
-    }
+    void set_tick(std::chrono::milliseconds period, std::function<void()> tick);
 
     /** Stops accepting and closes every connection (asynchronously). Thread-safe, idempotent. */
-    void stop() {
-        if (stopping_.exchange(true)) {
-            return;
-        }
-        net::post(acceptor_.get_executor(), [self = shared_from_this()] { self->close_all(); });
-    }
+    void stop();
 
     /** @return the bound port after start(), 0 before. */
     [[nodiscard]] std::uint16_t port() const noexcept { return port_.load(); }
@@ -240,170 +161,12 @@ class server : public std::enable_shared_from_this<server> {
     [[nodiscard]] const server_settings& settings() const noexcept { return settings_; }
 
   private:
-    struct session : std::enable_shared_from_this<session> {
-        session(tcp::socket socket, std::shared_ptr<server> owner)
-            : stream(std::move(socket)), srv(std::move(owner)) {
-            srv->open_.fetch_add(1);
-        }
-        ~session() { srv->open_.fetch_sub(1); }
-        session(const session&) = delete;
-        session& operator=(const session&) = delete;
+    /** One accepted connection (defined in http_server.cpp). */
+    struct session;
 
-        beast::tcp_stream stream;
-        std::shared_ptr<server> srv;
-        beast::flat_buffer buffer;
-        std::optional<bhttp::request_parser<bhttp::string_body>> parser;
-        response res;
-        tcp::endpoint remote;
-
-        void start() {
-            beast::error_code ec;
-            remote = stream.socket().remote_endpoint(ec);
-            read();
-        }
-
-        void read() {
-            parser.emplace();
-            parser->header_limit(srv->settings_.max_header_size);
-            parser->body_limit(srv->settings_.max_body_size);
-            stream.expires_after(srv->settings_.request_timeout);
-            bhttp::async_read(stream, buffer, *parser,
-                              [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                                  self->on_read(ec);
-                              });
-        }
-
-        void on_read(beast::error_code ec) {
-            if (ec == bhttp::error::end_of_stream || ec == net::error::operation_aborted ||
-                ec == beast::error::timeout || srv->stopping_) {
-                close();
-                return;
-            }
-            if (ec) {
-                request dummy;
-                dummy.version(11);
-                dummy.keep_alive(false);
-                const bool too_large =
-                    ec == bhttp::error::header_limit || ec == bhttp::error::body_limit;
-                res = problem(
-                    dummy,
-                    too_large ? bhttp::status::payload_too_large : bhttp::status::bad_request,
-                    srv->settings_.server_name,
-                    too_large ? "Request too large" : "Malformed request", ec.message());
-                res.keep_alive(false);
-                write();
-                return;
-            }
-            srv->requests_.fetch_add(1, std::memory_order_relaxed);
-            const request req = parser->release();
-            try {
-                res = srv->handler_(req, remote);
-            } catch (const std::exception& error) {
-                if (srv->on_error_) {
-                    srv->on_error_(error.what());
-                }
-                res = problem(req, bhttp::status::internal_server_error, srv->settings_.server_name,
-                              "Internal error", "the request could not be handled");
-            }
-            write();
-        }
-
-        void write() {
-            stream.expires_after(srv->settings_.request_timeout);
-            bhttp::async_write(stream, res,
-                               [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                                   if (ec || !self->res.keep_alive() || self->srv->stopping_) {
-                                       self->close();
-                                       return;
-                                   }
-                                   self->read();
-                               });
-        }
-
-        void close() {
-            beast::error_code ignored;
-            stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-            stream.socket().close(ignored);
-        }
-    };
-
-    void accept() {
-        acceptor_.async_accept(
-            net::make_strand(io_),
-            [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
-                if (ec || self->stopping_) {
-                    if (ec != net::error::operation_aborted && !self->stopping_) {
-                        if (self->on_error_) {
-                            self->on_error_("accept failed: " + ec.message());
-                        }
-                        // Errors such as EMFILE persist: retrying at once would spin; wait.
-                        self->retry_timer_.expires_after(std::chrono::milliseconds(100));
-                        self->retry_timer_.async_wait([self](beast::error_code wait_ec) {
-                            if (!wait_ec && !self->stopping_) {
-                                self->accept();
-                            }
-                        });
-                    }
-                    return;
-                }
-                if (self->settings_.max_connections != 0 &&
-                    self->open_.load() >= self->settings_.max_connections) {
-                    self->refused_.fetch_add(1, std::memory_order_relaxed);
-                    beast::error_code ignored;
-                    socket.close(ignored);
-                    self->accept();
-                    return;
-                }
-                auto connection = std::make_shared<session>(std::move(socket), self);
-                {
-                    std::lock_guard lock(self->sessions_mutex_);
-                    std::erase_if(self->sessions_, [](const auto& weak) { return weak.expired(); });
-                    self->sessions_.push_back(connection);
-                }
-                net::post(connection->stream.get_executor(), [connection] { connection->start(); });
-                self->accept();
-            });
-    }
-
-    void schedule_tick() {
-        if (!tick_) {
-            return;
-        }
-        timer_.expires_after(tick_period_);
-        timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-            if (ec || self->stopping_) {
-                return;
-            }
-            try {
-                self->tick_();
-            } catch (const std::exception& error) {
-                if (self->on_error_) {
-                    self->on_error_(error.what());
-                }
-            }
-            self->schedule_tick();
-        });
-    }
-
-    void close_all() {
-        beast::error_code ignored;
-        acceptor_.close(ignored);
-        timer_.cancel();
-        retry_timer_.cancel();
-        std::vector<std::shared_ptr<session>> live;
-        {
-            std::lock_guard lock(sessions_mutex_);
-            for (const auto& weak : sessions_) {
-                if (auto connection = weak.lock()) {
-                    live.push_back(std::move(connection));
-                }
-            }
-            sessions_.clear();
-        }
-        for (auto& connection : live) {
-            net::post(connection->stream.get_executor(), [connection] { connection->close(); });
-        }
-    }
+    void accept();
+    void schedule_tick();
+    void close_all();
 
     net::io_context& io_;
     server_settings settings_;

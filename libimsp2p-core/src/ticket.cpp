@@ -367,13 +367,23 @@ bool covers_infohash(const ticket_claims& claims, byte_view infohash) noexcept {
     if (infohash.size() != 20 && infohash.size() != 32) {
         return false;
     }
+    // The "ih" entries are lower-case hex (checked when the claims were read): compare them
+    // with the bytes digit by digit, without building a hex string per call.
     static constexpr char digits[] = "0123456789abcdef";
-    std::array<char, 64> hex{};
-    for (std::size_t i = 0; i < infohash.size(); ++i) {
-        hex[2 * i] = digits[infohash[i] >> 4];
-        hex[2 * i + 1] = digits[infohash[i] & 0x0f];
-    }
-    return covers_infohash(claims, std::string_view(hex.data(), 2 * infohash.size()));
+    const auto matches = [&](const std::string& held) noexcept {
+        // A v2 infohash (64 digits) also matches its first 20 bytes (BEP 52 tracker view).
+        if (held.size() != 2 * infohash.size() && !(held.size() == 64 && infohash.size() == 20)) {
+            return false;
+        }
+        for (std::size_t i = 0; i < infohash.size(); ++i) {
+            if (held[2 * i] != digits[infohash[i] >> 4] ||
+                held[2 * i + 1] != digits[infohash[i] & 0x0f]) {
+                return false;
+            }
+        }
+        return true;
+    };
+    return std::any_of(claims.infohashes.begin(), claims.infohashes.end(), matches);
 }
 
 void require_infohash(const ticket_claims& claims, std::string_view infohash,
@@ -697,34 +707,125 @@ ticket_claims ticket_verifier::verify(std::string_view token, system_clock::time
 
 // --- cache -------------------------------------------------------------------------------------
 
-std::size_t verified_ticket_cache::digest_hash::operator()(
-    const sha256_digest& digest) const noexcept {
-    std::size_t value = 0;
-    std::memcpy(&value, digest.data(), sizeof value);  // SHA-256 output is uniform already
+namespace {
+
+std::uint64_t load_le64(const char* bytes) noexcept {
+    std::uint64_t value = 0;
+    for (int i = 7; i >= 0; --i) {
+        value = (value << 8U) | static_cast<std::uint8_t>(bytes[i]);
+    }
     return value;
 }
 
-verified_ticket_cache::verified_ticket_cache(std::size_t capacity) : capacity_(capacity) {}
+std::uint64_t rotate_left(std::uint64_t value, int bits) noexcept {
+    return (value << bits) | (value >> (64 - bits));
+}
+
+/**
+ * SipHash-1-3 (Aumasson and Bernstein's SipHash with one compression and three finalisation
+ * rounds): a keyed 64-bit hash, cheap on the few hundred bytes of a ticket. It only spreads the
+ * index's buckets; equality is decided by comparing the whole token.
+ */
+std::uint64_t siphash13(const std::uint64_t (&key)[2], std::string_view data) noexcept {
+    std::uint64_t v0 = key[0] ^ 0x736f6d6570736575ULL;
+    std::uint64_t v1 = key[1] ^ 0x646f72616e646f6dULL;
+    std::uint64_t v2 = key[0] ^ 0x6c7967656e657261ULL;
+    std::uint64_t v3 = key[1] ^ 0x7465646279746573ULL;
+    const auto round = [&] {
+        v0 += v1;
+        v1 = rotate_left(v1, 13);
+        v1 ^= v0;
+        v0 = rotate_left(v0, 32);
+        v2 += v3;
+        v3 = rotate_left(v3, 16);
+        v3 ^= v2;
+        v0 += v3;
+        v3 = rotate_left(v3, 21);
+        v3 ^= v0;
+        v2 += v1;
+        v1 = rotate_left(v1, 17);
+        v1 ^= v2;
+        v2 = rotate_left(v2, 32);
+    };
+    const std::size_t whole = data.size() / 8 * 8;
+    for (std::size_t at = 0; at < whole; at += 8) {
+        const std::uint64_t word = load_le64(data.data() + at);
+        v3 ^= word;
+        round();
+        v0 ^= word;
+    }
+    std::uint64_t last = static_cast<std::uint64_t>(data.size() & 0xffU) << 56U;
+    for (std::size_t at = whole; at < data.size(); ++at) {
+        last |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(data[at]))
+                << (8 * (at - whole));
+    }
+    v3 ^= last;
+    round();
+    v0 ^= last;
+    v2 ^= 0xffU;
+    round();
+    round();
+    round();
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+}  // namespace
+
+verified_ticket_cache::verified_ticket_cache(std::size_t capacity)
+    : capacity_(capacity), hand_(entries_.end()) {
+    std::array<std::uint8_t, 16> seed{};
+    random_bytes(seed);  // throws only when the system has no randomness at all
+    std::memcpy(hash_key_, seed.data(), seed.size());
+}
 
 verified_ticket_cache::~verified_ticket_cache() = default;
 
-ticket_claims verified_ticket_cache::verify(const ticket_verifier& verifier, std::string_view token,
-                                            system_clock::time_point now, std::error_code& ec) {
+verified_ticket_cache::token_key verified_ticket_cache::key_of(
+    std::string_view token) const noexcept {
+    // The last 64 characters (the end of the signature, which no one but the AS can choose for
+    // a token that verifies) spread the buckets as well as the whole token would; equality
+    // is still decided on the whole token.
+    constexpr std::size_t hashed = 64;
+    const std::string_view tail =
+        token.size() > hashed ? token.substr(token.size() - hashed) : token;
+    return token_key{token, siphash13(hash_key_, tail) ^ token.size()};
+}
+
+void verified_ticket_cache::forget(const token_key& key) {
+    const std::lock_guard lock(mutex_);
+    const auto found = index_.find(key);
+    if (found != index_.end()) {
+        const entry_list::iterator position = found->second;
+        index_.erase(found);  // before the entry: the key views the entry's token
+        if (hand_ == position) {
+            ++hand_;
+        }
+        entries_.erase(position);
+    }
+}
+
+std::shared_ptr<const ticket_claims> verified_ticket_cache::verify_shared(
+    const ticket_verifier& verifier, std::string_view token, system_clock::time_point now,
+    std::error_code& ec) {
     ec.clear();
     if (capacity_ == 0 || token.size() > jose_max_input_size) {
         {
             const std::lock_guard lock(mutex_);
             ++misses_;
         }
-        return verifier.verify(token, now, ec);
+        ticket_claims claims = verifier.verify(token, now, ec);
+        if (ec) {
+            return nullptr;
+        }
+        return std::make_shared<const ticket_claims>(std::move(claims));
     }
-    const sha256_digest key = sha256(as_bytes(token));
-    std::optional<ticket_claims> cached;
+    const token_key key = key_of(token);  // outside the lock
+    std::shared_ptr<const ticket_claims> cached;
     {
         const std::lock_guard lock(mutex_);
         const auto found = index_.find(key);
         if (found != index_.end()) {
-            entries_.splice(entries_.begin(), entries_, found->second);
+            found->second->referenced = true;  // no reordering: a hit touches its entry only
             cached = found->second->claims;
             ++hits_;
         } else {
@@ -734,35 +835,54 @@ ticket_claims verified_ticket_cache::verify(const ticket_verifier& verifier, std
     if (cached) {
         verifier.check_claims(*cached, now, ec);
         if (ec == make_error_code(errc::ticket_expired)) {
-            const std::lock_guard lock(mutex_);
-            const auto found = index_.find(key);
-            if (found != index_.end()) {
-                entries_.erase(found->second);
-                index_.erase(found);
-            }
+            forget(key);
         }
-        return ec ? ticket_claims{} : std::move(*cached);
+        if (ec) {
+            return nullptr;
+        }
+        return cached;
     }
 
-    ticket_claims claims = verifier.verify(token, now, ec);  // outside the lock: it is slow
+    ticket_claims verified = verifier.verify(token, now, ec);  // outside the lock: it is slow
     if (ec) {
-        return {};
+        return nullptr;
     }
+    auto claims = std::make_shared<const ticket_claims>(std::move(verified));
+    // Built before taking the lock: the only allocations of a miss besides the list node.
+    entry fresh{std::string(token), key.hash, claims};
     const std::lock_guard lock(mutex_);
     if (!index_.contains(key)) {
-        entries_.push_front(entry{key, claims});
-        try {
-            index_.emplace(key, entries_.begin());
-        } catch (...) {
-            entries_.pop_front();
-            throw;
+        // CLOCK: the hand skips (and unmarks) entries hit since its last pass and evicts the
+        // first unmarked one; at most two turns of the ring.
+        while (!entries_.empty() && entries_.size() >= capacity_) {
+            if (hand_ == entries_.end()) {
+                hand_ = entries_.begin();
+            }
+            if (hand_->referenced) {
+                hand_->referenced = false;
+                ++hand_;
+                continue;
+            }
+            const entry_list::iterator victim = hand_++;
+            index_.erase(token_key{victim->token, victim->hash});
+            entries_.erase(victim);
         }
-        while (entries_.size() > capacity_) {
-            index_.erase(entries_.back().key);
-            entries_.pop_back();
+        // Inserted just behind the hand: the last entry it will visit.
+        const entry_list::iterator position = entries_.insert(hand_, std::move(fresh));
+        try {
+            index_.emplace(token_key{position->token, key.hash}, position);
+        } catch (...) {
+            entries_.erase(position);
+            throw;
         }
     }
     return claims;
+}
+
+ticket_claims verified_ticket_cache::verify(const ticket_verifier& verifier, std::string_view token,
+                                            system_clock::time_point now, std::error_code& ec) {
+    const std::shared_ptr<const ticket_claims> claims = verify_shared(verifier, token, now, ec);
+    return claims ? *claims : ticket_claims{};
 }
 
 ticket_claims verified_ticket_cache::verify(const ticket_verifier& verifier, std::string_view token,
@@ -781,6 +901,7 @@ void verified_ticket_cache::clear() noexcept {
     const std::lock_guard lock(mutex_);
     index_.clear();
     entries_.clear();
+    hand_ = entries_.end();
 }
 
 std::size_t verified_ticket_cache::size() const {

@@ -8,11 +8,18 @@
 #include <imsp2p/core/encoding.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <charconv>
+#include <cstring>
+#include <limits>
+#include <memory>
 #include <mutex>
 #include <random>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace imsp2p::tracker {
 
@@ -58,65 +65,331 @@ const core::migration schema[] = {
      " CHECK (info_hash_v1 IS NOT NULL OR info_hash_v2 IS NOT NULL));"},
 };
 
-struct peer {
-    std::string id;  // the peer id (20 bytes)
-    std::string ip;
+using peer_key = std::array<char, 20>;  // a peer id
+
+/** The process-wide random key of the peer-id hash (so clients cannot aim collisions). */
+const std::array<std::uint64_t, 2>& peer_hash_key() {
+    static const std::array<std::uint64_t, 2> key = [] {
+        std::array<std::uint64_t, 2> words{};
+        std::array<std::uint8_t, 16> seed{};
+        core::random_bytes(seed);
+        std::memcpy(words.data(), seed.data(), seed.size());
+        return words;
+    }();
+    return key;
+}
+
+std::uint64_t load_le64(const char* bytes) noexcept {
+    std::uint64_t value = 0;
+    for (int i = 7; i >= 0; --i) {
+        value = (value << 8U) | static_cast<std::uint8_t>(bytes[i]);
+    }
+    return value;
+}
+
+std::uint64_t rotate_left(std::uint64_t value, int bits) noexcept {
+    return (value << bits) | (value >> (64 - bits));
+}
+
+/** SipHash-1-3 of a 20-byte peer id under the process key. */
+struct peer_key_hash {
+    std::size_t operator()(const peer_key& id) const noexcept {
+        const auto& key = peer_hash_key();
+        std::uint64_t v0 = key[0] ^ 0x736f6d6570736575ULL;
+        std::uint64_t v1 = key[1] ^ 0x646f72616e646f6dULL;
+        std::uint64_t v2 = key[0] ^ 0x6c7967656e657261ULL;
+        std::uint64_t v3 = key[1] ^ 0x7465646279746573ULL;
+        const auto round = [&] {
+            v0 += v1;
+            v1 = rotate_left(v1, 13);
+            v1 ^= v0;
+            v0 = rotate_left(v0, 32);
+            v2 += v3;
+            v3 = rotate_left(v3, 16);
+            v3 ^= v2;
+            v0 += v3;
+            v3 = rotate_left(v3, 21);
+            v3 ^= v0;
+            v2 += v1;
+            v1 = rotate_left(v1, 17);
+            v1 ^= v2;
+            v2 = rotate_left(v2, 32);
+        };
+        const auto absorb = [&](std::uint64_t word) {
+            v3 ^= word;
+            round();
+            v0 ^= word;
+        };
+        absorb(load_le64(id.data()));
+        absorb(load_le64(id.data() + 8));
+        std::uint64_t last = std::uint64_t{20} << 56U;
+        for (std::size_t at = 16; at < 20; ++at) {
+            last |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(id[at]))
+                    << (8 * (at - 16));
+        }
+        absorb(last);
+        v2 ^= 0xffU;
+        round();
+        round();
+        round();
+        return static_cast<std::size_t>(v0 ^ v1 ^ v2 ^ v3);
+    }
+};
+
+/** @return the index key of an infohash: its first 20 bytes (v1, or v2 truncated, BEP 52) */
+peer_key hash_key(std::string_view info_hash) noexcept {
+    peer_key key{};
+    std::memcpy(key.data(), info_hash.data(), std::min(info_hash.size(), key.size()));
+    return key;
+}
+
+/** A fast non-cryptographic generator (splitmix64) for picking the peers handed out. */
+class peer_picker {
+  public:
+    explicit peer_picker(std::uint64_t seed) noexcept : state_(seed) {}
+    /** @return a number in [0, bound) for 0 < bound < 2^32 (bias below bound / 2^32) */
+    std::uint32_t below(std::uint32_t bound) noexcept {
+        return static_cast<std::uint32_t>(((next() >> 32U) * bound) >> 32U);
+    }
+
+  private:
+    std::uint64_t next() noexcept {
+        std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30U)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27U)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31U);
+    }
+    std::uint64_t state_;
+};
+
+constexpr std::uint8_t seeder_flag = 1;    // left == 0
+constexpr std::uint8_t operator_flag = 2;  // announced with an operator-seed ticket
+constexpr std::uint8_t operator_seeder_flags = seeder_flag | operator_flag;
+
+/**
+ * What the announce path reads of every member: 8 bytes, so that a swarm of 60 peers fits in
+ * 8 cache lines. An IPv6 address lives in the cold part.
+ */
+struct peer_hot {
+    std::array<char, 4> ipv4{};  // the IPv4 address (ip_size 4)
     std::uint16_t port = 0;
+    std::uint8_t ip_size = 0;  // 4 or 16
+    std::uint8_t flags = 0;
+};
+static_assert(sizeof(peer_hot) == 8);
+
+/** The rest of a peer, read only for the announcing peer itself, IPv6 and statistics. */
+struct peer_cold {
+    peer_key id{};
+    std::uint32_t hash = 0;  // of the id (peer_key_hash), for the swarm's index
+    bool counted_complete = false;
+    std::array<char, 16> ipv6{};  // the IPv6 address (ip_size 16)
+    std::int64_t last_seen = 0;   // clock_point ticks
     std::uint64_t uploaded = 0;
     std::uint64_t downloaded = 0;
     std::uint64_t left = 0;
-    bool operator_seed = false;
-    bool counted_complete = false;
-    std::string subject;  // the ticket holder (IMPU) who announced this peer id
-    clock_point last_seen{};
+    // The claims of the ticket this peer id was last announced with (shared with the ticket
+    // cache; its subject is the holder (IMPU) who owns the peer id). Null: none yet.
+    std::shared_ptr<const core::ticket_claims> admitted;
 };
 
+std::int64_t ticks_of(clock_point when) noexcept {
+    return when.time_since_epoch().count();
+}
+
 /**
- * The peers of one torrent, stored contiguously (the announce pass over a whole swarm then
- * reads memory in order instead of chasing one hash node per peer) and indexed by peer id.
- * Removal moves the last peer into the hole, so pointers to peers are valid until the next
- * add() or erase().
+ * The peers of one torrent, stored contiguously in two parallel arrays (hot: what every
+ * announce reads; cold: the rest) and indexed by peer id. Removal moves the last peer into the
+ * hole. Keeps the counts of seeders and operator seeders among the stored peers and a lower
+ * bound of their last_seen, so that an announce needs no pass over the swarm while no peer can
+ * have expired.
  */
 class swarm {
   public:
-    [[nodiscard]] peer* find(const std::string& id) {
-        const auto found = index_.find(id);
-        return found == index_.end() ? nullptr : &members_[found->second];
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+    [[nodiscard]] std::size_t find(const peer_key& id) const {
+        if (slots_.empty()) {
+            return npos;
+        }
+        const auto hash = static_cast<std::uint32_t>(peer_key_hash{}(id));
+        const std::size_t mask = slots_.size() - 1;
+        for (std::size_t slot = hash & mask;; slot = (slot + 1) & mask) {
+            const std::uint64_t held = slots_[slot];
+            if (held == 0) {
+                return npos;
+            }
+            const std::size_t at = position_of(held);
+            if (hash_of(held) == hash && cold_[at].id == id) {
+                return at;
+            }
+        }
     }
-    peer& add(const std::string& id) {
-        index_.emplace(id, members_.size());
+    /** Adds a peer (a leecher seen at @p now) that find() does not know; @return its position */
+    std::size_t add(const peer_key& id, std::int64_t now) {
+        const std::size_t at = hot_.size();
+        if ((at + 1) * 2 > slots_.size()) {
+            rehash(std::max<std::size_t>(16, slots_.size() * 2));  // load factor at most 1/2
+        }
+        hot_.emplace_back();
         try {
-            members_.emplace_back();
+            cold_.emplace_back();
         } catch (...) {
-            index_.erase(id);
+            hot_.pop_back();
             throw;
         }
-        members_.back().id = id;
-        return members_.back();
+        peer_cold& cold = cold_.back();
+        cold.id = id;
+        cold.hash = static_cast<std::uint32_t>(peer_key_hash{}(id));
+        cold.last_seen = now;
+        place(cold.hash, at);
+        oldest_ = std::min(oldest_, now);
+        return at;
     }
-    void erase(const peer& member) {
-        const auto at = static_cast<std::size_t>(&member - members_.data());
-        index_.erase(member.id);
-        if (at + 1 != members_.size()) {
-            members_[at] = std::move(members_.back());
-            index_.find(members_[at].id)->second = at;
+    void erase(std::size_t at) {
+        count(hot_[at].flags, -1);
+        unplace(cold_[at].hash, at);
+        const std::size_t last = hot_.size() - 1;
+        if (at != last) {
+            hot_[at] = hot_[last];
+            cold_[at] = std::move(cold_[last]);
+            slots_[slot_of(cold_[at].hash, last)] = entry_of(cold_[at].hash, at);
         }
-        members_.pop_back();
+        hot_.pop_back();
+        cold_.pop_back();
+    }
+    void set_flags(std::size_t at, std::uint8_t flags) noexcept {
+        count(hot_[at].flags, -1);
+        hot_[at].flags = flags;
+        count(flags, 1);
+    }
+    void touch(std::size_t at, std::int64_t now) noexcept {
+        cold_[at].last_seen = now;
+        oldest_ = std::min(oldest_, now);
+    }
+    /** Sets the address of the peer at @p at (4 or 16 bytes). */
+    void set_address(std::size_t at, std::string_view ip, std::uint16_t port) noexcept {
+        peer_hot& hot = hot_[at];
+        if (ip.size() == 4) {
+            std::memcpy(hot.ipv4.data(), ip.data(), 4);
+        } else {
+            std::memcpy(cold_[at].ipv6.data(), ip.data(), 16);
+        }
+        hot.ip_size = static_cast<std::uint8_t>(ip.size());
+        hot.port = port;
+    }
+    /** @return the address of the peer at @p at (4 or 16 bytes) */
+    [[nodiscard]] std::string_view address(std::size_t at) const noexcept {
+        const peer_hot& hot = hot_[at];
+        return hot.ip_size == 4 ? std::string_view(hot.ipv4.data(), 4)
+                                : std::string_view(cold_[at].ipv6.data(), 16);
+    }
+    /** Drops the peers last seen before @p limit; @return how many */
+    std::size_t sweep(std::int64_t limit) {
+        std::size_t dropped = 0;
+        std::int64_t oldest = std::numeric_limits<std::int64_t>::max();
+        for (std::size_t at = 0; at < hot_.size();) {
+            if (cold_[at].last_seen < limit) {
+                erase(at);  // the last peer moves to `at`
+                ++dropped;
+            } else {
+                oldest = std::min(oldest, cold_[at].last_seen);
+                ++at;
+            }
+        }
+        oldest_ = oldest;
+        return dropped;
     }
     void clear() noexcept {
-        members_.clear();
-        index_.clear();
+        hot_.clear();
+        cold_.clear();
+        slots_.clear();
+        seeders_ = 0;
+        operator_seeders_ = 0;
+        oldest_ = std::numeric_limits<std::int64_t>::max();
     }
-    [[nodiscard]] std::size_t size() const noexcept { return members_.size(); }
-    [[nodiscard]] peer& operator[](std::size_t at) noexcept { return members_[at]; }
-    [[nodiscard]] std::vector<peer>::const_iterator begin() const noexcept {
-        return members_.begin();
-    }
-    [[nodiscard]] std::vector<peer>::const_iterator end() const noexcept { return members_.end(); }
+    [[nodiscard]] std::size_t size() const noexcept { return hot_.size(); }
+    [[nodiscard]] peer_hot& hot(std::size_t at) noexcept { return hot_[at]; }
+    [[nodiscard]] const peer_hot& hot(std::size_t at) const noexcept { return hot_[at]; }
+    [[nodiscard]] peer_cold& cold(std::size_t at) noexcept { return cold_[at]; }
+    [[nodiscard]] const peer_cold& cold(std::size_t at) const noexcept { return cold_[at]; }
+    /** Stored peers with nothing left. */
+    [[nodiscard]] std::size_t seeders() const noexcept { return seeders_; }
+    /** Stored operator-seed peers with nothing left. */
+    [[nodiscard]] std::size_t operator_seeders() const noexcept { return operator_seeders_; }
+    /** No stored peer was last seen before this. */
+    [[nodiscard]] std::int64_t oldest() const noexcept { return oldest_; }
 
   private:
-    std::vector<peer> members_;
-    std::unordered_map<std::string, std::size_t> index_;  // peer id -> position in members_
+    // The index: open addressing with linear probing, a power-of-two number of slots, each
+    // 0 (empty) or (the id's 32-bit keyed hash << 32 | position + 1). One probe usually lands
+    // on the right slot, and the hash spares comparing the ids of the others.
+    static std::uint64_t entry_of(std::uint32_t hash, std::size_t at) noexcept {
+        return (static_cast<std::uint64_t>(hash) << 32U) | static_cast<std::uint64_t>(at + 1);
+    }
+    static std::uint32_t hash_of(std::uint64_t held) noexcept {
+        return static_cast<std::uint32_t>(held >> 32U);
+    }
+    static std::size_t position_of(std::uint64_t held) noexcept {
+        return static_cast<std::size_t>(held & 0xffffffffU) - 1;
+    }
+    /** @return the slot holding position @p at (whose id hashes to @p hash) */
+    [[nodiscard]] std::size_t slot_of(std::uint32_t hash, std::size_t at) const noexcept {
+        const std::size_t mask = slots_.size() - 1;
+        std::size_t slot = hash & mask;
+        while (slots_[slot] != entry_of(hash, at)) {
+            slot = (slot + 1) & mask;
+        }
+        return slot;
+    }
+    void place(std::uint32_t hash, std::size_t at) noexcept {
+        const std::size_t mask = slots_.size() - 1;
+        std::size_t slot = hash & mask;
+        while (slots_[slot] != 0) {
+            slot = (slot + 1) & mask;
+        }
+        slots_[slot] = entry_of(hash, at);
+    }
+    /** Empties the slot of position @p at, shifting back the entries probed past it. */
+    void unplace(std::uint32_t hash, std::size_t at) noexcept {
+        const std::size_t mask = slots_.size() - 1;
+        std::size_t hole = slot_of(hash, at);
+        for (std::size_t next = (hole + 1) & mask; slots_[next] != 0; next = (next + 1) & mask) {
+            const std::size_t home = hash_of(slots_[next]) & mask;
+            // The entry at `next` may fill the hole unless its home lies cyclically in
+            // (hole, next].
+            const bool home_between =
+                hole <= next ? (home > hole && home <= next) : (home > hole || home <= next);
+            if (!home_between) {
+                slots_[hole] = slots_[next];
+                hole = next;
+            }
+        }
+        slots_[hole] = 0;
+    }
+    void rehash(std::size_t size) {
+        std::vector<std::uint64_t> fresh(size, 0);
+        slots_.swap(fresh);
+        for (std::size_t at = 0; at < cold_.size(); ++at) {
+            place(cold_[at].hash, at);
+        }
+    }
+
+    void count(std::uint8_t flags, int delta) noexcept {
+        if ((flags & seeder_flag) != 0) {
+            seeders_ += static_cast<std::size_t>(delta);
+        }
+        if ((flags & operator_seeder_flags) == operator_seeder_flags) {
+            operator_seeders_ += static_cast<std::size_t>(delta);
+        }
+    }
+
+    std::vector<peer_hot> hot_;
+    std::vector<peer_cold> cold_;
+    std::vector<std::uint64_t> slots_;  // the index: peer id -> position
+    std::size_t seeders_ = 0;
+    std::size_t operator_seeders_ = 0;
+    std::int64_t oldest_ = std::numeric_limits<std::int64_t>::max();
 };
 
 struct torrent {
@@ -124,7 +397,6 @@ struct torrent {
     torrent_registration registration;
     std::uint64_t completed = 0;
     swarm peers;
-    clock_point last_sweep{};
 };
 
 std::string ticket_reason(const std::error_code& ec) {
@@ -150,62 +422,101 @@ struct tracker_service::state {
     std::mutex mutex;  // guards everything below
     core::database db;
     std::unordered_map<std::int64_t, torrent> torrents;
-    std::unordered_map<std::string, std::int64_t> by_hash;  // 20-byte key -> id
-    std::mt19937_64 random{std::random_device{}()};
+    // 20-byte key (v1, or v2 truncated) -> its torrent (nodes of `torrents`: stable addresses)
+    std::unordered_map<peer_key, torrent*, peer_key_hash> by_hash;
+    peer_picker random{(static_cast<std::uint64_t>(std::random_device{}()) << 32U) ^
+                       std::random_device{}()};
+    std::vector<std::uint32_t> candidates;  // scratch of announce(), under the mutex
 
     std::atomic<std::uint64_t> announces{0};
     std::atomic<std::uint64_t> refusals{0};
     std::atomic<std::uint64_t> scrapes{0};
 
-    core::ticket_claims verify(std::string_view token, clock_point now, std::error_code& ec) {
+    std::shared_ptr<const core::ticket_claims> verify(std::string_view token, clock_point now,
+                                                      std::error_code& ec) {
         if (cache) {
-            return cache->verify(verifier, token, now, ec);
+            return cache->verify_shared(verifier, token, now, ec);
         }
-        return verifier.verify(token, now, ec);
+        core::ticket_claims claims = verifier.verify(token, now, ec);
+        if (ec) {
+            return nullptr;
+        }
+        return std::make_shared<const core::ticket_claims>(std::move(claims));
     }
 
     torrent* find(std::string_view info_hash) {
-        const auto key = std::string(info_hash.substr(0, 20));
         if (info_hash.size() != 20 && info_hash.size() != 32) {
             return nullptr;
         }
-        const auto found = by_hash.find(key);
+        const auto found = by_hash.find(hash_key(info_hash));
         if (found == by_hash.end()) {
             return nullptr;
         }
-        torrent& entry = torrents.at(found->second);
-        if (info_hash.size() == 32 && entry.registration.info_hash_v2 != info_hash) {
+        torrent* entry = found->second;
+        if (info_hash.size() == 32 && entry->registration.info_hash_v2 != info_hash) {
             return nullptr;
         }
-        return &entry;
+        return entry;
+    }
+
+    /** @return whether a 20- or 32-byte hash (its first 20 bytes) is registered */
+    bool indexed(std::string_view info_hash) const { return by_hash.contains(hash_key(info_hash)); }
+
+    /** Adds a torrent (by id) and indexes its hashes. */
+    void add(torrent entry) {
+        const std::int64_t id = entry.id;
+        torrent& stored = torrents.emplace(id, std::move(entry)).first->second;
+        try {
+            if (!stored.registration.info_hash_v1.empty()) {
+                by_hash[hash_key(stored.registration.info_hash_v1)] = &stored;
+            }
+            if (!stored.registration.info_hash_v2.empty()) {
+                by_hash[hash_key(stored.registration.info_hash_v2)] = &stored;
+            }
+        } catch (...) {
+            remove(stored);
+            throw;
+        }
+    }
+
+    /** Removes a torrent and its index entries. */
+    void remove(const torrent& entry) {
+        for (const std::string* hash :
+             {&entry.registration.info_hash_v1, &entry.registration.info_hash_v2}) {
+            if (!hash->empty()) {
+                const auto found = by_hash.find(hash_key(*hash));
+                if (found != by_hash.end() && found->second == &entry) {
+                    by_hash.erase(found);
+                }
+            }
+        }
+        const std::int64_t id = entry.id;  // a copy: erasing destroys `entry`
+        torrents.erase(id);
+    }
+
+    std::int64_t expiry_limit(clock_point now) const noexcept {
+        return ticks_of(now - settings.peer_expiry);
     }
 
     void sweep(torrent& entry, clock_point now, std::size_t& dropped) {
-        const auto limit = now - settings.peer_expiry;
-        for (std::size_t at = 0; at < entry.peers.size();) {
-            if (entry.peers[at].last_seen < limit) {
-                entry.peers.erase(entry.peers[at]);  // the last peer moves to `at`
-                ++dropped;
-            } else {
-                ++at;
-            }
-        }
-        entry.last_sweep = now;
+        dropped += entry.peers.sweep(expiry_limit(now));
     }
 
     torrent_stats stats_of(const torrent& entry, clock_point now) const {
         torrent_stats out;
         out.torrent = entry.registration;
         out.completed = entry.completed;
-        const auto limit = now - settings.peer_expiry;
-        for (const peer& member : entry.peers) {
-            if (member.last_seen < limit) {
+        const auto limit = expiry_limit(now);
+        for (std::size_t at = 0; at < entry.peers.size(); ++at) {
+            const peer_hot& hot = entry.peers.hot(at);
+            const peer_cold& cold = entry.peers.cold(at);
+            if (cold.last_seen < limit) {
                 continue;
             }
-            (member.left == 0 ? out.seeders : out.leechers) += 1;
-            out.operator_seeders += member.operator_seed ? 1 : 0;
-            out.uploaded += member.uploaded;
-            out.downloaded += member.downloaded;
+            (cold.left == 0 ? out.seeders : out.leechers) += 1;
+            out.operator_seeders += (hot.flags & operator_flag) != 0 ? 1 : 0;
+            out.uploaded += cold.uploaded;
+            out.downloaded += cold.downloaded;
         }
         return out;
     }
@@ -254,13 +565,7 @@ std::unique_ptr<tracker_service> tracker_service::open(tracker_settings settings
         entry.registration.state =
             parse_torrent_state(select.column<std::string>(4)).value_or(torrent_state::disabled);
         entry.completed = select.column<std::uint64_t>(5);
-        if (!entry.registration.info_hash_v1.empty()) {
-            impl->by_hash[entry.registration.info_hash_v1] = entry.id;
-        }
-        if (!entry.registration.info_hash_v2.empty()) {
-            impl->by_hash[entry.registration.info_hash_v2.substr(0, 20)] = entry.id;
-        }
-        impl->torrents.emplace(entry.id, std::move(entry));
+        impl->add(std::move(entry));
     }
     if (ec) {
         ec = errc::storage_failure;
@@ -290,23 +595,36 @@ const core::ticket_verifier& tracker_service::verifier() const noexcept {
 announce_result tracker_service::announce(const announce_request& request, const peer_address& from,
                                           clock_point now) {
     announce_result result;
+    announce(request, from, now, result);
+    return result;
+}
+
+void tracker_service::announce(const announce_request& request, const peer_address& from,
+                               clock_point now, announce_result& result) {
+    result.error.clear();
+    result.failure_reason.clear();
     result.interval = impl_->settings.announce_interval;
     result.min_interval = impl_->settings.min_announce_interval;
-    auto refuse = [&](errc code, std::string reason) {
+    result.complete = 0;
+    result.incomplete = 0;
+    result.downloaded = 0;
+    std::size_t handed = 0;  // entries of result.peers in use
+    auto refuse = [&](errc code, std::string_view reason) {
         result.error = code;
-        result.failure_reason = std::move(reason);
+        result.failure_reason.assign(reason);
         result.peers.clear();
         impl_->refusals.fetch_add(1, std::memory_order_relaxed);
-        return result;
     };
     if (request.ticket.empty()) {
         return refuse(errc::missing_ticket, "missing ticket: announce to /announce/<ticket>");
     }
     std::error_code ec;
-    const core::ticket_claims claims = impl_->verify(request.ticket, now, ec);
-    if (ec) {
+    const std::shared_ptr<const core::ticket_claims> verified =
+        impl_->verify(request.ticket, now, ec);
+    if (ec || !verified) {
         return refuse(errc::ticket_rejected, ticket_reason(ec));
     }
+    const core::ticket_claims& claims = *verified;
     if (!claims.role || *claims.role == core::ticket_role::service) {
         return refuse(errc::ticket_rejected,
                       "ticket rejected: its role does not allow joining a swarm");
@@ -317,6 +635,11 @@ announce_result tracker_service::announce(const announce_request& request, const
     if (from.ip.size() != 4 && from.ip.size() != 16) {
         return refuse(errc::bad_announce, "invalid announce: unknown peer address");
     }
+    if (request.peer_id.size() != std::tuple_size_v<peer_key>) {
+        return refuse(errc::bad_announce, "invalid announce: peer_id must be 20 bytes");
+    }
+    peer_key id{};
+    std::memcpy(id.data(), request.peer_id.data(), id.size());
     const bool is_operator = *claims.role == core::ticket_role::operator_seed;
 
     std::lock_guard lock(impl_->mutex);
@@ -327,97 +650,154 @@ announce_result tracker_service::announce(const announce_request& request, const
     if (entry->registration.state == torrent_state::disabled) {
         return refuse(errc::torrent_disabled, "torrent has been disabled by the operator");
     }
-    std::size_t dropped = 0;
-    if (now - entry->last_sweep > std::chrono::seconds(30)) {
-        impl_->sweep(*entry, now, dropped);
+    swarm& peers = entry->peers;
+    const std::int64_t limit = impl_->expiry_limit(now);
+    if (peers.oldest() < limit) {
+        std::size_t dropped = 0;
+        impl_->sweep(*entry, now, dropped);  // from here on, every stored peer is live
     }
-    peer* found = entry->peers.find(request.peer_id);
-    if (found != nullptr && found->subject != claims.subject &&
-        found->last_seen >= now - impl_->settings.peer_expiry) {
+    std::size_t self = peers.find(id);
+    const auto same_holder = [&](const peer_cold& cold) {
+        // The same ticket as last time (the cache hands out one object) needs no comparison.
+        return cold.admitted == verified ||
+               (cold.admitted != nullptr && cold.admitted->subject == claims.subject);
+    };
+    if (self != swarm::npos && !same_holder(peers.cold(self)) &&
+        peers.cold(self).last_seen >= limit) {
         // Another subscriber's live peer: neither take over nor remove it.
         return refuse(errc::bad_announce, "peer_id is in use by another subscriber");
     }
-    // The announcing peer's own entry (none once stopped): compared by address in the pass
-    // below rather than by peer id, which would cost a string comparison per swarm member.
-    const peer* self_member = nullptr;
     if (request.event == announce_event::stopped) {
-        if (found != nullptr) {
-            entry->peers.erase(*found);
+        if (self != swarm::npos) {
+            peers.erase(self);
+            self = swarm::npos;
         }
     } else {
-        if (found == nullptr) {
-            if (entry->peers.size() >= impl_->settings.max_peers_per_torrent) {
+        if (self == swarm::npos) {
+            if (peers.size() >= impl_->settings.max_peers_per_torrent) {
                 return refuse(errc::bad_announce, "swarm is full: try again later");
             }
-            found = &entry->peers.add(request.peer_id);
+            self = peers.add(id, ticks_of(now));
         }
-        self_member = found;
-        peer& self = *found;
-        self.ip = from.ip;
-        self.port = request.port;
-        self.uploaded = request.uploaded;
-        self.downloaded = request.downloaded;
-        self.left = request.left;
-        self.operator_seed = is_operator;
-        self.last_seen = now;
-        if (self.subject != claims.subject) {
-            self.subject = claims.subject;
-            self.counted_complete = false;
+        peers.set_address(self, from.ip, request.port);
+        peers.touch(self, ticks_of(now));
+        peers.set_flags(self, static_cast<std::uint8_t>((request.left == 0 ? seeder_flag : 0) |
+                                                        (is_operator ? operator_flag : 0)));
+        peer_cold& cold = peers.cold(self);
+        cold.uploaded = request.uploaded;
+        cold.downloaded = request.downloaded;
+        cold.left = request.left;
+        if (cold.admitted != verified) {
+            if (!same_holder(cold)) {
+                cold.counted_complete = false;
+            }
+            cold.admitted = verified;
         }
-        if (request.event == announce_event::completed && !self.counted_complete) {
-            self.counted_complete = true;
+        if (request.event == announce_event::completed && !cold.counted_complete) {
+            cold.counted_complete = true;
             ++entry->completed;
             impl_->persist_completed(*entry);
         }
     }
-
-    // One pass over the swarm both counts live seeders/leechers and collects the candidates;
-    // then a partial Fisher-Yates shuffle draws only the peers handed out (operator seeders
-    // first). Compact answers (BEP 23/7) carry no peer ids, so none are copied for them.
-    const bool receives_peers = request.event != announce_event::stopped &&
-                                (entry->registration.state == torrent_state::active || is_operator);
-    const bool self_is_seeder = request.left == 0;
-    const auto limit = now - impl_->settings.peer_expiry;
-    using member_pointer = const peer*;
-    thread_local std::vector<member_pointer> first;
-    thread_local std::vector<member_pointer> others;
-    first.clear();
-    others.clear();
-    std::uint32_t seeders = 0;
-    std::uint32_t leechers = 0;
-    for (const peer& member : entry->peers) {
-        if (member.last_seen < limit) {
-            continue;
-        }
-        const bool seeder = member.left == 0;
-        ++(seeder ? seeders : leechers);
-        if (!receives_peers || &member == self_member || (self_is_seeder && seeder)) {
-            continue;  // a seeder has no use for other seeders
-        }
-        (member.operator_seed && seeder ? first : others).push_back(&member);
-    }
+    // Every stored peer is live (swept above), so the counts kept by the swarm are the answer.
+    const std::size_t members = peers.size();
+    const std::size_t seeders = peers.seeders();
     result.complete = seeders;
-    result.incomplete = leechers;
+    result.incomplete = members - seeders;
     result.downloaded = entry->completed;
 
+    const bool receives_peers = request.event != announce_event::stopped &&
+                                (entry->registration.state == torrent_state::active || is_operator);
     if (receives_peers) {
-        const std::size_t wanted = std::min(
+        const std::size_t wanted = std::min<std::size_t>(
             request.numwant.value_or(impl_->settings.default_numwant), impl_->settings.max_numwant);
         const bool with_peer_id = !request.compact && !request.no_peer_id;
-        result.peers.reserve(std::min(wanted, first.size() + others.size()));
-        for (auto* list : {&first, &others}) {
-            const std::size_t size = list->size();
-            for (std::size_t index = 0; index < size && result.peers.size() < wanted; ++index) {
-                std::uniform_int_distribution<std::size_t> pick(index, size - 1);
-                std::swap((*list)[index], (*list)[pick(impl_->random)]);
-                const auto* member = (*list)[index];
-                result.peers.push_back(
-                    {member->ip, member->port, with_peer_id ? member->id : std::string()});
+        const bool self_is_seeder = request.left == 0;
+        const auto hand_out = [&](std::size_t at) {
+            if (handed == result.peers.size()) {
+                result.peers.emplace_back();
             }
+            peer_entry& out = result.peers[handed++];
+            const std::string_view address = peers.address(at);
+            if (out.ip.size() != address.size()) {
+                out.ip.resize(address.size());  // within the string's storage after the first
+            }
+            std::memcpy(out.ip.data(), address.data(), address.size());
+            out.port = peers.hot(at).port;
+            if (with_peer_id) {
+                out.peer_id.assign(peers.cold(at).id.data(), std::tuple_size_v<peer_key>);
+            } else {
+                out.peer_id.clear();  // compact answers (BEP 23/7) carry no peer ids
+            }
+        };
+        // Draws up to `quota` of the `available` members that `eligible` accepts (self aside),
+        // uniformly: every one when they fit the quota; else, when the quota is a large share,
+        // one pass in storage order that keeps each candidate with probability
+        // still-needed / still-unseen (selection sampling, Knuth's algorithm S: memory read in
+        // order); else a partial Fisher-Yates shuffle of the positions that stops once the
+        // quota is met (reads only about `quota` members).
+        const auto draw = [&](std::size_t available, std::size_t quota, auto eligible) {
+            if (quota == 0 || available == 0) {
+                return;
+            }
+            if (available <= quota || quota * 4 >= available) {
+                std::size_t needed = std::min(quota, available);
+                std::size_t unseen = available;
+                for (std::size_t at = 0; at < members && needed > 0 && unseen > 0; ++at) {
+                    if (at == self || !eligible(peers.hot(at).flags)) {
+                        continue;
+                    }
+                    if (needed == unseen ||
+                        impl_->random.below(static_cast<std::uint32_t>(unseen)) < needed) {
+                        hand_out(at);
+                        --needed;
+                    }
+                    --unseen;
+                }
+                return;
+            }
+            std::vector<std::uint32_t>& order = impl_->candidates;
+            order.resize(members);
+            for (std::size_t at = 0; at < members; ++at) {
+                order[at] = static_cast<std::uint32_t>(at);
+            }
+            std::size_t taken = 0;
+            for (std::size_t index = 0; index < members && taken < quota; ++index) {
+                const std::size_t pick =
+                    index + impl_->random.below(static_cast<std::uint32_t>(members - index));
+                std::swap(order[index], order[pick]);
+                const std::size_t at = order[index];
+                if (at != self && eligible(peers.hot(at).flags)) {
+                    hand_out(at);
+                    ++taken;
+                }
+            }
+        };
+        const bool self_is_operator_seeder = self != swarm::npos && self_is_seeder && is_operator;
+        // Operator seeders first; a seeder has no use for other seeders.
+        if (!self_is_seeder) {
+            const std::size_t available =
+                peers.operator_seeders() - (self_is_operator_seeder ? 1 : 0);
+            draw(available, wanted, [](std::uint8_t flags) {
+                return (flags & operator_seeder_flags) == operator_seeder_flags;
+            });
+        }
+        const std::size_t first = handed;
+        if (self_is_seeder) {
+            // Leechers only (self is a seeder, so not among them).
+            draw(members - seeders, wanted - first,
+                 [](std::uint8_t flags) { return (flags & seeder_flag) == 0; });
+        } else {
+            // Everyone but the operator seeders (handed out above) and self (a leecher).
+            const std::size_t available =
+                members - peers.operator_seeders() - (self != swarm::npos ? 1 : 0);
+            draw(available, wanted - first, [](std::uint8_t flags) {
+                return (flags & operator_seeder_flags) != operator_seeder_flags;
+            });
         }
     }
+    result.peers.resize(handed);
     impl_->announces.fetch_add(1, std::memory_order_relaxed);
-    return result;
 }
 
 std::vector<std::pair<std::string, torrent_stats>> tracker_service::scrape(
@@ -429,12 +809,14 @@ std::vector<std::pair<std::string, torrent_stats>> tracker_service::scrape(
         return out;
     }
     std::error_code ec;
-    const core::ticket_claims claims = impl_->verify(request.ticket, now, ec);
-    if (ec) {
+    const std::shared_ptr<const core::ticket_claims> verified =
+        impl_->verify(request.ticket, now, ec);
+    if (ec || !verified) {
         failure_reason = ticket_reason(ec);
         impl_->refusals.fetch_add(1, std::memory_order_relaxed);
         return out;
     }
+    const core::ticket_claims& claims = *verified;
     std::vector<std::string> hashes = request.info_hashes;
     if (hashes.empty()) {
         for (const auto& hex : claims.infohashes) {
@@ -480,8 +862,7 @@ void tracker_service::register_torrent(const torrent_registration& torrent_in,
         return;
     }
     std::lock_guard lock(impl_->mutex);
-    if ((!v1.empty() && impl_->by_hash.contains(v1)) ||
-        (!v2.empty() && impl_->by_hash.contains(v2.substr(0, 20)))) {
+    if ((!v1.empty() && impl_->indexed(v1)) || (!v2.empty() && impl_->indexed(v2))) {
         ec = errc::already_registered;
         return;
     }
@@ -524,13 +905,7 @@ void tracker_service::register_torrent(const torrent_registration& torrent_in,
     torrent entry;
     entry.id = impl_->db.last_insert_rowid();
     entry.registration = torrent_in;
-    if (!v1.empty()) {
-        impl_->by_hash[v1] = entry.id;
-    }
-    if (!v2.empty()) {
-        impl_->by_hash[v2.substr(0, 20)] = entry.id;
-    }
-    impl_->torrents.emplace(entry.id, std::move(entry));
+    impl_->add(std::move(entry));
     ec.clear();
 }
 
@@ -597,14 +972,7 @@ void tracker_service::unregister_torrent(std::string_view info_hash, std::error_
         ec = errc::storage_failure;
         return;
     }
-    const std::int64_t id = entry->id;
-    if (!entry->registration.info_hash_v1.empty()) {
-        impl_->by_hash.erase(entry->registration.info_hash_v1);
-    }
-    if (!entry->registration.info_hash_v2.empty()) {
-        impl_->by_hash.erase(entry->registration.info_hash_v2.substr(0, 20));
-    }
-    impl_->torrents.erase(id);
+    impl_->remove(*entry);
     ec.clear();
 }
 
@@ -678,10 +1046,64 @@ std::string encode_failure(std::string_view reason) {
     return bencode(bencode_value(std::move(dict)));
 }
 
+namespace {
+
+void append_integer(std::string& out, std::string_view key, std::int64_t value) {
+    std::array<char, 24> digits{};
+    const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), value).ptr;
+    out += std::to_string(key.size());
+    out += ':';
+    out += key;
+    out += 'i';
+    out.append(digits.data(), end);
+    out += 'e';
+}
+
+void append_peer_string(std::string& out, std::string_view key, const announce_result& result,
+                        std::size_t family, std::size_t count) {
+    out += std::to_string(key.size());
+    out += ':';
+    out += key;
+    out += std::to_string(count * (family + 2));
+    out += ':';
+    for (const auto& entry : result.peers) {
+        if (entry.ip.size() == family) {
+            out += entry.ip;
+            out += static_cast<char>(entry.port >> 8);
+            out += static_cast<char>(entry.port & 0xff);
+        }
+    }
+}
+
+}  // namespace
+
 std::string encode_announce_response(const announce_result& result, bool compact,
                                      bool include_peer_id) {
     if (result.error) {
         return encode_failure(result.failure_reason);
+    }
+    if (compact) {
+        // Written directly (the keys in bencode's sorted order): no dictionary is built.
+        std::size_t v4 = 0;
+        std::size_t v6 = 0;
+        for (const auto& entry : result.peers) {
+            v4 += entry.ip.size() == 4 ? 1 : 0;
+            v6 += entry.ip.size() == 16 ? 1 : 0;
+        }
+        std::string out;
+        out.reserve(128 + v4 * 6 + v6 * 18);
+        out += 'd';
+        append_integer(out, "complete", static_cast<std::int64_t>(result.complete));
+        append_integer(out, "downloaded", static_cast<std::int64_t>(result.downloaded));
+        append_integer(out, "incomplete", static_cast<std::int64_t>(result.incomplete));
+        append_integer(out, "interval", static_cast<std::int64_t>(result.interval.count()));
+        append_integer(out, "min interval", static_cast<std::int64_t>(result.min_interval.count()));
+        append_peer_string(out, "peers", result, 4, v4);
+        if (v6 > 0) {
+            append_peer_string(out, "peers6", result, 16, v6);
+        }
+        out += 'e';
+        return out;
     }
     bencode_dict dict;
     dict.emplace("interval", static_cast<std::int64_t>(result.interval.count()));
@@ -689,51 +1111,35 @@ std::string encode_announce_response(const announce_result& result, bool compact
     dict.emplace("complete", static_cast<std::int64_t>(result.complete));
     dict.emplace("incomplete", static_cast<std::int64_t>(result.incomplete));
     dict.emplace("downloaded", static_cast<std::int64_t>(result.downloaded));
-    if (compact) {
-        std::string peers;
-        std::string peers6;
-        for (const auto& entry : result.peers) {
-            std::string& target = entry.ip.size() == 4 ? peers : peers6;
-            target += entry.ip;
-            target += static_cast<char>(entry.port >> 8);
-            target += static_cast<char>(entry.port & 0xff);
-        }
-        dict.emplace("peers", std::move(peers));
-        if (!peers6.empty()) {
-            dict.emplace("peers6", std::move(peers6));
-        }
-    } else {
-        bencode_list peers;
-        for (const auto& entry : result.peers) {
-            bencode_dict one;
-            std::string text;
-            if (entry.ip.size() == 4) {
-                for (std::size_t i = 0; i < 4; ++i) {
-                    text +=
-                        (i ? "." : "") + std::to_string(static_cast<unsigned char>(entry.ip[i]));
+    bencode_list peers;
+    for (const auto& entry : result.peers) {
+        bencode_dict one;
+        std::string text;
+        if (entry.ip.size() == 4) {
+            for (std::size_t i = 0; i < 4; ++i) {
+                text += (i ? "." : "") + std::to_string(static_cast<unsigned char>(entry.ip[i]));
+            }
+        } else {
+            static constexpr char digits[] = "0123456789abcdef";
+            for (std::size_t i = 0; i < 16; i += 2) {
+                if (i) {
+                    text += ':';
                 }
-            } else {
-                static constexpr char digits[] = "0123456789abcdef";
-                for (std::size_t i = 0; i < 16; i += 2) {
-                    if (i) {
-                        text += ':';
-                    }
-                    const unsigned high = static_cast<unsigned char>(entry.ip[i]);
-                    const unsigned low = static_cast<unsigned char>(entry.ip[i + 1]);
-                    for (const unsigned nibble : {high >> 4U, high & 15U, low >> 4U, low & 15U}) {
-                        text += digits[nibble];
-                    }
+                const unsigned high = static_cast<unsigned char>(entry.ip[i]);
+                const unsigned low = static_cast<unsigned char>(entry.ip[i + 1]);
+                for (const unsigned nibble : {high >> 4U, high & 15U, low >> 4U, low & 15U}) {
+                    text += digits[nibble];
                 }
             }
-            one.emplace("ip", std::move(text));
-            one.emplace("port", static_cast<std::int64_t>(entry.port));
-            if (include_peer_id) {
-                one.emplace("peer id", entry.peer_id);
-            }
-            peers.emplace_back(std::move(one));
         }
-        dict.emplace("peers", std::move(peers));
+        one.emplace("ip", std::move(text));
+        one.emplace("port", static_cast<std::int64_t>(entry.port));
+        if (include_peer_id) {
+            one.emplace("peer id", entry.peer_id);
+        }
+        peers.emplace_back(std::move(one));
     }
+    dict.emplace("peers", std::move(peers));
     return bencode(bencode_value(std::move(dict)));
 }
 

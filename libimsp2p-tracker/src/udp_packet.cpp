@@ -3,6 +3,9 @@
 #include <imsp2p/tracker/error.hpp>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
 #include <limits>
 #include <utility>
 
@@ -20,8 +23,11 @@ class reader {
     std::uint16_t u16() noexcept { return static_cast<std::uint16_t>(read(2)); }
     std::uint8_t u8() noexcept { return static_cast<std::uint8_t>(read(1)); }
 
-    std::string bytes(std::size_t size) {
-        std::string out(reinterpret_cast<const char*>(data_.data() + offset_), size);
+    std::string bytes(std::size_t size) { return std::string(view(size)); }
+
+    /** @return the next @p size bytes, viewed in the datagram (no copy) */
+    std::string_view view(std::size_t size) noexcept {
+        const std::string_view out(reinterpret_cast<const char*>(data_.data() + offset_), size);
         offset_ += size;
         return out;
     }
@@ -79,7 +85,7 @@ bool parse_options(reader& in, request& out, std::error_code& ec, std::string* r
                         "option " + std::to_string(type) + " claims " + std::to_string(length) +
                             " bytes, only " + std::to_string(in.remaining()) + " remain");
         }
-        std::string data = in.bytes(length);
+        const std::string_view data = in.view(length);
         if (type == 2) {
             if (out.url_data.size() + data.size() > max_url_data) {
                 return fail(ec, reason,
@@ -99,19 +105,21 @@ bool answerable(core::byte_view packet) noexcept {
     return packet.size() >= connect_size;
 }
 
-std::string ticket_from_url_data(std::string_view url_data, const request_limits& limits,
-                                 std::error_code& ec, std::string* reason) {
+namespace {
+
+// The ticket of URL data into `ticket` (its storage reused); false with ec/reason on error.
+bool ticket_into(std::string_view url_data, const request_limits& limits, std::string& ticket,
+                 std::error_code& ec, std::string* reason) {
     ec.clear();
+    ticket.clear();
     const std::string_view path = url_data.substr(0, url_data.find('?'));
     constexpr std::string_view prefix = "/announce";
     if (!path.starts_with(prefix)) {
-        fail(ec, reason, "URL data must be the path /announce/<ticket>");
-        return {};
+        return fail(ec, reason, "URL data must be the path /announce/<ticket>");
     }
     std::string_view rest = path.substr(prefix.size());
     if (!rest.empty() && rest.front() != '/') {
-        fail(ec, reason, "URL data must be the path /announce/<ticket>");
-        return {};
+        return fail(ec, reason, "URL data must be the path /announce/<ticket>");
     }
     if (!rest.empty()) {
         rest.remove_prefix(1);
@@ -120,18 +128,36 @@ std::string ticket_from_url_data(std::string_view url_data, const request_limits
         rest.remove_suffix(1);
     }
     // A ticket (a JWT) has no percent-escapes: skip the per-character decode then.
-    std::string ticket =
-        rest.find('%') == std::string_view::npos ? std::string(rest) : percent_decode(rest, ec);
+    if (rest.find('%') == std::string_view::npos) {
+        if (rest.find('/') != std::string_view::npos) {
+            return fail(ec, reason, "URL data must be the path /announce/<ticket>");
+        }
+        if (rest.size() > limits.max_ticket_size) {
+            return fail(ec, reason, "ticket too long");
+        }
+        ticket.assign(rest);
+        return true;
+    }
+    std::string decoded = percent_decode(rest, ec);
     if (ec) {
-        fail(ec, reason, "URL data has a bad percent-encoding");
-        return {};
+        return fail(ec, reason, "URL data has a bad percent-encoding");
     }
-    if (ticket.find('/') != std::string::npos) {
-        fail(ec, reason, "URL data must be the path /announce/<ticket>");
-        return {};
+    if (decoded.find('/') != std::string::npos) {
+        return fail(ec, reason, "URL data must be the path /announce/<ticket>");
     }
-    if (ticket.size() > limits.max_ticket_size) {
-        fail(ec, reason, "ticket too long");
+    if (decoded.size() > limits.max_ticket_size) {
+        return fail(ec, reason, "ticket too long");
+    }
+    ticket = std::move(decoded);
+    return true;
+}
+
+}  // namespace
+
+std::string ticket_from_url_data(std::string_view url_data, const request_limits& limits,
+                                 std::error_code& ec, std::string* reason) {
+    std::string ticket;
+    if (!ticket_into(url_data, limits, ticket, ec, reason)) {
         return {};
     }
     return ticket;
@@ -139,12 +165,39 @@ std::string ticket_from_url_data(std::string_view url_data, const request_limits
 
 request parse_request(core::byte_view packet, std::error_code& ec, std::string* reason,
                       const request_limits& limits) {
-    ec.clear();
     request out;
+    parse_request(packet, out, ec, reason, limits);
+    return out;
+}
+
+void parse_request(core::byte_view packet, request& out, std::error_code& ec, std::string* reason,
+                   const request_limits& limits) {
+    ec.clear();
+    // Reset every member, keeping the strings' storage.
+    out.kind = action::connect;
+    out.connection_id = 0;
+    out.transaction_id = 0;
+    announce_request& announce = out.announce;
+    announce.ticket.clear();
+    announce.info_hash.clear();
+    announce.peer_id.clear();
+    announce.port = 0;
+    announce.uploaded = 0;
+    announce.downloaded = 0;
+    announce.left = 0;
+    announce.event = announce_event::none;
+    announce.numwant.reset();
+    announce.compact = true;
+    announce.no_peer_id = false;
+    announce.key.clear();
+    out.url_data.clear();
+    out.has_url_data = false;
+    out.ip = 0;
+    out.info_hashes.clear();
     if (packet.size() < connect_size) {
         fail(ec, reason,
              "datagram is " + std::to_string(packet.size()) + " bytes, at least 16 are required");
-        return out;
+        return;
     }
     reader in(packet);
     out.connection_id = in.u64();
@@ -159,7 +212,7 @@ request parse_request(core::byte_view packet, std::error_code& ec, std::string* 
                 fail(ec, reason,
                      "connect is " + std::to_string(packet.size()) + " bytes, 16 are required");
             }
-            return out;
+            return;
         }
         case 1: {
             out.kind = action::announce;
@@ -167,11 +220,10 @@ request parse_request(core::byte_view packet, std::error_code& ec, std::string* 
                 fail(ec, reason,
                      "announce is " + std::to_string(packet.size()) +
                          " bytes, at least 98 are required");
-                return out;
+                return;
             }
-            announce_request& announce = out.announce;
-            announce.info_hash = in.bytes(20);
-            announce.peer_id = in.bytes(20);
+            announce.info_hash.assign(in.view(20));
+            announce.peer_id.assign(in.view(20));
             const std::uint64_t downloaded = in.u64();
             const std::uint64_t left = in.u64();
             const std::uint64_t uploaded = in.u64();
@@ -179,7 +231,7 @@ request parse_request(core::byte_view packet, std::error_code& ec, std::string* 
                 static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
             if (downloaded > max_signed || left > max_signed || uploaded > max_signed) {
                 fail(ec, reason, "downloaded, left and uploaded must not be negative");
-                return out;
+                return;
             }
             announce.downloaded = downloaded;
             announce.left = left;
@@ -200,10 +252,13 @@ request parse_request(core::byte_view packet, std::error_code& ec, std::string* 
                     break;
                 default:
                     fail(ec, reason, "event " + std::to_string(event) + " is not 0..3");
-                    return out;
+                    return;
             }
             out.ip = in.u32();
-            announce.key = std::to_string(in.u32());
+            const std::uint32_t key = in.u32();
+            std::array<char, 10> digits{};
+            const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), key).ptr;
+            announce.key.assign(digits.data(), end);
             const auto num_want = static_cast<std::int32_t>(in.u32());
             if (num_want >= 0) {
                 announce.numwant = static_cast<std::uint32_t>(num_want);
@@ -211,18 +266,15 @@ request parse_request(core::byte_view packet, std::error_code& ec, std::string* 
             announce.port = in.u16();
             if (announce.port == 0) {
                 fail(ec, reason, "port must be 1..65535");
-                return out;
+                return;
             }
             if (!parse_options(in, out, ec, reason)) {
-                return out;
+                return;
             }
             if (out.has_url_data) {
-                announce.ticket = ticket_from_url_data(out.url_data, limits, ec, reason);
-                if (ec) {
-                    return out;
-                }
+                ticket_into(out.url_data, limits, announce.ticket, ec, reason);
             }
-            return out;
+            return;
         }
         case 2: {
             out.kind = action::scrape;
@@ -231,23 +283,23 @@ request parse_request(core::byte_view packet, std::error_code& ec, std::string* 
                 fail(ec, reason,
                      "scrape carries " + std::to_string(body) +
                          " bytes of info_hashes, a positive multiple of 20 is required");
-                return out;
+                return;
             }
             if (body / 20 > max_scrape_hashes) {
                 fail(ec, reason,
                      "scrape carries " + std::to_string(body / 20) + " info_hashes, at most " +
                          std::to_string(max_scrape_hashes) + " are allowed");
-                return out;
+                return;
             }
             while (in.remaining() > 0) {
                 out.info_hashes.push_back(in.bytes(20));
             }
-            return out;
+            return;
         }
         default:
             out.kind = action::error;
             fail(ec, reason, "unknown action " + std::to_string(action_value));
-            return out;
+            return;
     }
 }
 
@@ -262,26 +314,47 @@ std::string encode_connect(std::uint32_t transaction_id, std::uint64_t connectio
 
 std::string encode_announce(std::uint32_t transaction_id, const announce_result& result,
                             bool ipv6) {
-    if (result.error) {
-        return encode_error(transaction_id, result.failure_reason);
-    }
     std::string out;
-    out.reserve(20 + result.peers.size() * (ipv6 ? 18 : 6));
-    put(out, static_cast<std::uint32_t>(action::announce), 4);
-    put(out, transaction_id, 4);
-    put(out,
-        clamp32(static_cast<std::uint64_t>(std::max<std::int64_t>(0, result.interval.count()))), 4);
-    put(out, clamp32(result.incomplete), 4);
-    put(out, clamp32(result.complete), 4);
+    encode_announce(transaction_id, result, ipv6, out);
+    return out;
+}
+
+void encode_announce(std::uint32_t transaction_id, const announce_result& result, bool ipv6,
+                     std::string& out) {
+    out.clear();
+    if (result.error) {
+        put(out, static_cast<std::uint32_t>(action::error), 4);
+        put(out, transaction_id, 4);
+        out += result.failure_reason;
+        return;
+    }
     const std::size_t family = ipv6 ? 16 : 4;
+    std::size_t count = 0;
+    for (const auto& peer : result.peers) {
+        count += peer.ip.size() == family ? 1 : 0;
+    }
+    // Sized once, then written in place.
+    out.resize(20 + count * (family + 2));
+    char* at = out.data();
+    const auto write = [&at](std::uint64_t value, std::size_t size) {
+        for (std::size_t i = size; i > 0; --i) {
+            *at++ = static_cast<char>((value >> (8 * (i - 1))) & 0xffU);
+        }
+    };
+    write(static_cast<std::uint32_t>(action::announce), 4);
+    write(transaction_id, 4);
+    write(clamp32(static_cast<std::uint64_t>(std::max<std::int64_t>(0, result.interval.count()))),
+          4);
+    write(clamp32(result.incomplete), 4);
+    write(clamp32(result.complete), 4);
     for (const auto& peer : result.peers) {
         if (peer.ip.size() != family) {
             continue;
         }
-        out += peer.ip;
-        put(out, peer.port, 2);
+        std::memcpy(at, peer.ip.data(), family);
+        at += family;
+        write(peer.port, 2);
     }
-    return out;
 }
 
 std::string encode_scrape(std::uint32_t transaction_id, const std::vector<std::string>& hashes,

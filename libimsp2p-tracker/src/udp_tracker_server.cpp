@@ -198,6 +198,12 @@ struct udp_tracker_server::state : std::enable_shared_from_this<udp_tracker_serv
     std::unordered_map<endpoint_bytes, admission, endpoint_hash> admissions;
     std::list<endpoint_bytes> admission_order;  // most recent first
 
+    // Scratch of handle(), strand only: reused so that an announce allocates nothing.
+    udp::request parsed;
+    announce_result outcome;
+    peer_address announcer;
+    std::string reason;
+
     std::atomic<std::uint64_t> received{0};
     std::atomic<std::uint64_t> connects{0};
     std::atomic<std::uint64_t> announces{0};
@@ -245,9 +251,15 @@ struct udp_tracker_server::state : std::enable_shared_from_this<udp_tracker_serv
             return;
         }
         if (const auto found = admissions.find(endpoint); found != admissions.end()) {
-            // The common case (a client announcing again): no allocation, the ticket's
-            // storage is reused.
-            if (found->second.ticket != ticket) {
+            // The common case (a client announcing again with the same ticket): no allocation
+            // and no full comparison. Both tickets verified, so equal sizes and equal last 16
+            // characters (the end of the AS's signature) mean the same ticket; else the ticket
+            // is replaced (its storage reused).
+            constexpr std::size_t tail = 16;
+            const std::string& held = found->second.ticket;
+            if (held.size() != ticket.size() || ticket.size() < tail ||
+                std::memcmp(held.data() + held.size() - tail, ticket.data() + ticket.size() - tail,
+                            tail) != 0) {
                 found->second.ticket.assign(ticket);
             }
             found->second.at = when;
@@ -388,8 +400,9 @@ bool udp_tracker_server::state::handle(core::byte_view packet, const udp_endpoin
         return false;
     }
     std::error_code ec;
-    std::string reason;
-    const udp::request request = udp::parse_request(packet, ec, &reason, service.settings().limits);
+    reason.clear();
+    udp::parse_request(packet, parsed, ec, &reason, service.settings().limits);
+    const udp::request& request = parsed;
     const auto when = now();
     const endpoint_bytes client = endpoint_key(remote);
     if (request.kind == udp::action::connect && !ec) {
@@ -411,14 +424,14 @@ bool udp_tracker_server::state::handle(core::byte_view packet, const udp_endpoin
     const bool ipv6 = remote.address().is_v6() && !remote.address().to_v6().is_v4_mapped();
     if (request.kind == udp::action::announce) {
         announces.fetch_add(1, std::memory_order_relaxed);
-        peer_address from;
         if (ipv6) {
-            from.ip.assign(client.begin(), client.begin() + 16);
+            announcer.ip.assign(client.begin(), client.begin() + 16);
         } else {
-            from.ip.assign(client.begin() + 12, client.begin() + 16);
+            announcer.ip.assign(client.begin() + 12, client.begin() + 16);
         }
         // The tracker decides (and counts) every refusal, a missing ticket included.
-        announce_result result = service.announce(request.announce, from, when);
+        announce_result& result = outcome;
+        service.announce(request.announce, announcer, when, result);
         if (result.error == errc::missing_ticket) {
             result.failure_reason =
                 "ticket required: announce to udp://<tracker>/announce/<ticket> (BEP 41 URL "
@@ -437,7 +450,7 @@ bool udp_tracker_server::state::handle(core::byte_view packet, const udp_endpoin
         } else {
             remember(client, request.announce.ticket, when);
         }
-        reply = udp::encode_announce(request.transaction_id, result, ipv6);
+        udp::encode_announce(request.transaction_id, result, ipv6, reply);
         return true;
     }
     // Scrape: admitted by the ticket of this endpoint's last admitted announce.

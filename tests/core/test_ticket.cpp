@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -563,6 +564,88 @@ TEST_F(TicketTest, CacheWithZeroCapacityOnlyVerifies) {
     EXPECT_EQ(cache.size(), 0U);
     EXPECT_EQ(cache.hits(), 0U);
     EXPECT_EQ(cache.misses(), 2U);
+}
+
+TEST_F(TicketTest, CacheNeverServesATokenThatDiffersInAnyByte) {
+    verified_ticket_cache cache(64);
+    const std::string token = issuer_.issue(leech_claims());
+    std::error_code first_ec;
+    ASSERT_NE(cache.verify_shared(verifier_, token, at(0s), first_ec), nullptr);
+    ASSERT_EQ(cache.size(), 1U);
+    // Every single-byte change, in the header, the payload and the signature, plus a token cut
+    // short by one character and one with a character appended: never a hit.
+    std::vector<std::string> variants;
+    for (std::size_t at_byte = 0; at_byte < token.size(); ++at_byte) {
+        std::string changed = token;
+        changed[at_byte] = changed[at_byte] == 'A' ? 'B' : 'A';
+        variants.push_back(std::move(changed));
+    }
+    variants.push_back(token.substr(0, token.size() - 1));
+    variants.push_back(token + "A");
+    variants.push_back(token + '\0');
+    for (const std::string& variant : variants) {
+        const std::uint64_t hits = cache.hits();
+        std::error_code ec;
+        const auto claims = cache.verify_shared(verifier_, variant, at(0s), ec);
+        EXPECT_EQ(cache.hits(), hits) << variant;
+        if (ec) {
+            EXPECT_EQ(claims, nullptr);
+        }
+    }
+    // The original still hits, and nothing that failed was cached.
+    std::error_code ec;
+    const auto again = cache.verify_shared(verifier_, token, at(1s), ec);
+    ASSERT_FALSE(ec);
+    ASSERT_NE(again, nullptr);
+    EXPECT_EQ(again->subject, "sip:alice@ims.example");
+    EXPECT_LE(cache.size(), 1U + 3U);  // at most a few variants that still verify (none expected)
+}
+
+TEST_F(TicketTest, CacheSharesImmutableClaimsThatOutliveTheirEntry) {
+    verified_ticket_cache cache(1);
+    const std::string token = issuer_.issue(leech_claims());
+    std::error_code ec;
+    const auto first = cache.verify_shared(verifier_, token, at(0s), ec);
+    ASSERT_FALSE(ec);
+    ASSERT_NE(first, nullptr);
+    const auto second = cache.verify_shared(verifier_, token, at(1s), ec);
+    ASSERT_FALSE(ec);
+    EXPECT_EQ(first.get(), second.get());  // a hit hands out the cached claims, not a copy
+    EXPECT_EQ(cache.hits(), 1U);
+    EXPECT_EQ(*first, cache.verify(verifier_, token, at(2s)));
+    // Evicted (capacity 1) and cleared: the claims held stay valid.
+    const std::string other = issuer_.issue(leech_claims());
+    ASSERT_NE(cache.verify_shared(verifier_, other, at(0s), ec), nullptr);
+    cache.clear();
+    EXPECT_EQ(first->subject, "sip:alice@ims.example");
+    EXPECT_EQ(first->infohashes.size(), 2U);
+
+    // Failures: null and the precise error; a hit is checked against the verifier asked.
+    EXPECT_EQ(cache.verify_shared(verifier_, "not.a.token", at(0s), ec), nullptr);
+    EXPECT_EQ(ec, code(errc::ticket_malformed));
+    ASSERT_NE(cache.verify_shared(verifier_, token, at(0s), ec), nullptr);
+    ticket_verifier drm("drm");
+    drm.add_key("as-2026", issuer_.public_key());
+    EXPECT_EQ(cache.verify_shared(drm, token, at(0s), ec), nullptr);
+    EXPECT_EQ(ec, code(errc::ticket_wrong_audience));
+    ticket_verifier strict("tracker");
+    strict.add_key("as-2026", issuer_.public_key());
+    strict.set_expected_issuer("sip:other-as.example");
+    EXPECT_EQ(cache.verify_shared(strict, token, at(0s), ec), nullptr);
+    EXPECT_EQ(ec, code(errc::ticket_wrong_issuer));
+    EXPECT_EQ(cache.verify_shared(verifier_, token, at(-2h), ec), nullptr);
+    EXPECT_EQ(ec, code(errc::ticket_not_yet_valid));
+    EXPECT_EQ(cache.verify_shared(verifier_, token, at(2h), ec), nullptr);
+    EXPECT_EQ(ec, code(errc::ticket_expired));
+    EXPECT_EQ(cache.size(), 0U);  // the expired entry is dropped
+
+    // Without capacity every call verifies, and still shares nothing it cached.
+    verified_ticket_cache none(0);
+    const auto verified = none.verify_shared(verifier_, token, at(0s), ec);
+    ASSERT_FALSE(ec);
+    ASSERT_NE(verified, nullptr);
+    EXPECT_EQ(*verified, *first);
+    EXPECT_EQ(none.size(), 0U);
 }
 
 TEST_F(TicketTest, CacheIsSafeUnderConcurrentUse) {

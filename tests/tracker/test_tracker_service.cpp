@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
 #include <string>
 
 namespace tracker = imsp2p::tracker;
@@ -216,6 +217,135 @@ TEST_F(TrackerService, KeepsAnotherSubscribersPeerIdFromBeingTakenOverOrStopped)
     // Once the first peer has expired, the peer id is free again.
     hijack.event = tracker::announce_event::started;
     EXPECT_FALSE(service_->announce(hijack, ipv4(66), test_now() + std::chrono::hours(1)).error);
+}
+
+TEST_F(TrackerService, AnnouncesIntoAReusedResultAndRefusesBadPeerIds) {
+    tracker::announce_result result;
+    service_->announce(request(seed_, 's', 0), ipv4(1), test_now(), result);
+    ASSERT_FALSE(result.error) << result.failure_reason;
+    EXPECT_EQ(result.complete, 1u);
+    EXPECT_TRUE(result.peers.empty());
+    service_->announce(request(leech_, 'l'), ipv4(2), test_now(), result);
+    ASSERT_FALSE(result.error);
+    ASSERT_EQ(result.peers.size(), 1u);
+    EXPECT_EQ(result.peers[0].peer_id, std::string(20, 's'));
+    EXPECT_EQ(result.peers[0].ip, ipv4(1).ip);
+    // A refusal into the same result: every member is overwritten.
+    auto short_id = request(leech_, 'x');
+    short_id.peer_id = "short";
+    service_->announce(short_id, ipv4(3), test_now(), result);
+    EXPECT_EQ(result.error, tracker::errc::bad_announce);
+    EXPECT_EQ(result.failure_reason, "invalid announce: peer_id must be 20 bytes");
+    EXPECT_TRUE(result.peers.empty());
+    EXPECT_EQ(result.complete, 0u);
+    // ... and a success after it clears the refusal.
+    service_->announce(request(leech_, 'l'), ipv4(2), test_now(), result);
+    EXPECT_FALSE(result.error);
+    EXPECT_TRUE(result.failure_reason.empty());
+    EXPECT_EQ(result.peers.size(), 1u);
+    EXPECT_EQ(service_->stats(hash_of('a'), test_now())->leechers, 1u);
+}
+
+TEST_F(TrackerService, HandsOutADistinctRandomSubsetAndOnlyLeechersToSeeders) {
+    // 40 leechers and 20 seeders.
+    for (int i = 0; i < 60; ++i) {
+        auto join = request(i < 40 ? leech_ : seed_, 'p', i < 40 ? 100 : 0);
+        join.peer_id = "peer-" + std::to_string(1000 + i) + std::string(11, '-');
+        join.port = static_cast<std::uint16_t>(7000 + i);
+        ASSERT_FALSE(service_->announce(join, ipv4(10), test_now()).error);
+    }
+    std::set<std::string> seen;
+    for (int round = 0; round < 8; ++round) {
+        auto asking = request(leech_, 'p', 100);
+        asking.peer_id = "peer-1000" + std::string(11, '-');  // the first leecher
+        asking.numwant = 10;
+        const auto result = service_->announce(asking, ipv4(10), test_now());
+        ASSERT_FALSE(result.error);
+        EXPECT_EQ(result.complete, 20u);
+        EXPECT_EQ(result.incomplete, 40u);
+        ASSERT_EQ(result.peers.size(), 10u);
+        std::set<std::string> distinct;
+        for (const auto& peer : result.peers) {
+            EXPECT_NE(peer.peer_id, asking.peer_id);  // never itself
+            distinct.insert(peer.peer_id);
+            seen.insert(peer.peer_id);
+        }
+        EXPECT_EQ(distinct.size(), 10u);
+        // A large share (40 of 59): drawn in one ordered pass; still distinct and not itself.
+        asking.numwant = 40;
+        const auto many = service_->announce(asking, ipv4(10), test_now());
+        std::set<std::string> many_distinct;
+        for (const auto& peer : many.peers) {
+            EXPECT_NE(peer.peer_id, asking.peer_id);
+            many_distinct.insert(peer.peer_id);
+        }
+        EXPECT_EQ(many_distinct.size(), 40u);
+    }
+    // Eight draws of 10 out of 59: far more than 10 different peers (all equal: ~1e-70).
+    EXPECT_GT(seen.size(), 20u);
+
+    auto seeder = request(seed_, 'p', 0);
+    seeder.peer_id = "peer-1059" + std::string(11, '-');
+    seeder.numwant = 200;
+    const auto for_seeder = service_->announce(seeder, ipv4(10), test_now());
+    ASSERT_EQ(for_seeder.peers.size(), 40u);  // every leecher, no seeder
+    for (const auto& peer : for_seeder.peers) {
+        EXPECT_LT(std::stoi(peer.peer_id.substr(5, 4)), 1040) << peer.peer_id;
+    }
+}
+
+TEST_F(TrackerService, CountsAndHandsOutOnlyLivePeersAcrossExpiries) {
+    // a at t, b at t + 30 min, then c at t + 50 min: a (45 min expiry) is gone.
+    ASSERT_FALSE(service_->announce(request(leech_, 'a'), ipv4(1), test_now()).error);
+    ASSERT_FALSE(
+        service_->announce(request(leech_, 'b'), ipv4(2), test_now() + std::chrono::minutes(30))
+            .error);
+    const auto later =
+        service_->announce(request(leech_, 'c'), ipv4(3), test_now() + std::chrono::minutes(50));
+    ASSERT_FALSE(later.error);
+    EXPECT_EQ(later.incomplete, 2u);
+    ASSERT_EQ(later.peers.size(), 1u);
+    EXPECT_EQ(later.peers[0].peer_id, std::string(20, 'b'));
+    // 'a' comes back: a new peer again, and 'b' is still live.
+    const auto back =
+        service_->announce(request(leech_, 'a'), ipv4(1), test_now() + std::chrono::minutes(51));
+    EXPECT_EQ(back.incomplete, 3u);
+    EXPECT_EQ(back.peers.size(), 2u);
+    // Many peers leave one by one (stopped) and the rest stay findable by their ids.
+    for (char c = 'd'; c <= 'z'; ++c) {
+        ASSERT_FALSE(
+            service_->announce(request(leech_, c), ipv4(4), test_now() + std::chrono::minutes(52))
+                .error);
+    }
+    for (char c = 'd'; c <= 'z'; c += 2) {
+        auto stop = request(leech_, c);
+        stop.event = tracker::announce_event::stopped;
+        ASSERT_FALSE(
+            service_->announce(stop, ipv4(4), test_now() + std::chrono::minutes(53)).error);
+    }
+    for (char c = 'e'; c <= 'z'; c += 2) {
+        // Announcing again finds the same peer (no duplicate is added).
+        ASSERT_FALSE(
+            service_->announce(request(leech_, c), ipv4(4), test_now() + std::chrono::minutes(54))
+                .error);
+    }
+    const auto stats = service_->stats(hash_of('a'), test_now() + std::chrono::minutes(54));
+    EXPECT_EQ(stats->leechers, 3u + 11u);
+}
+
+TEST_F(TrackerService, EncodesCompactAnswersCanonically) {
+    announce(request(seed_, 's', 0), 1);
+    auto compact = request(leech_, 'l');
+    compact.compact = true;
+    const auto result = announce(compact, 2);
+    const std::string body = tracker::encode_announce_response(result, true, false);
+    const auto decoded = tracker::bdecode(body);
+    EXPECT_EQ(tracker::bencode(decoded), body);  // keys in order, nothing extra
+    EXPECT_EQ(decoded.find("peers")->string(), std::string("\x0a\0\0\x01\x1a\xe1", 6));
+    EXPECT_EQ(decoded.find("complete")->integer(), 1);
+    EXPECT_EQ(decoded.find("incomplete")->integer(), 1);
+    EXPECT_EQ(decoded.find("min interval")->integer(), 300);
+    EXPECT_EQ(decoded.find("peers6"), nullptr);
 }
 
 TEST_F(TrackerService, DropsExpiredPeers) {

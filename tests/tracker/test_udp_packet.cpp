@@ -46,6 +46,29 @@ udp::request parse(const std::string& packet, std::error_code& ec, std::string& 
     return udp::parse_request(imsp2p::core::as_bytes(packet), ec, &reason);
 }
 
+/** Expects two parsed requests to be equal in every member. */
+void expect_same(const udp::request& a, const udp::request& b) {
+    EXPECT_EQ(a.kind, b.kind);
+    EXPECT_EQ(a.connection_id, b.connection_id);
+    EXPECT_EQ(a.transaction_id, b.transaction_id);
+    EXPECT_EQ(a.url_data, b.url_data);
+    EXPECT_EQ(a.has_url_data, b.has_url_data);
+    EXPECT_EQ(a.ip, b.ip);
+    EXPECT_EQ(a.info_hashes, b.info_hashes);
+    EXPECT_EQ(a.announce.ticket, b.announce.ticket);
+    EXPECT_EQ(a.announce.info_hash, b.announce.info_hash);
+    EXPECT_EQ(a.announce.peer_id, b.announce.peer_id);
+    EXPECT_EQ(a.announce.port, b.announce.port);
+    EXPECT_EQ(a.announce.uploaded, b.announce.uploaded);
+    EXPECT_EQ(a.announce.downloaded, b.announce.downloaded);
+    EXPECT_EQ(a.announce.left, b.announce.left);
+    EXPECT_EQ(a.announce.event, b.announce.event);
+    EXPECT_EQ(a.announce.numwant, b.announce.numwant);
+    EXPECT_EQ(a.announce.compact, b.announce.compact);
+    EXPECT_EQ(a.announce.no_peer_id, b.announce.no_peer_id);
+    EXPECT_EQ(a.announce.key, b.announce.key);
+}
+
 }  // namespace
 
 TEST(UdpPacket, ParsesConnectStrictly) {
@@ -176,4 +199,74 @@ TEST(UdpPacket, EncodesAnswersInBothAddressFamilies) {
                           "\0\0\0\0\0\0\0\0\0\0\0\0"
                           "\0\0\0\x04\0\0\0\x05\0\0\0\x06",
                           32));
+}
+
+TEST(UdpPacket, ParsesIntoAReusedRequestWithNothingLeftFromTheLastDatagram) {
+    const std::string ticket = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2ln";
+    std::string with_ticket = announce();
+    const std::string path = "/announce/" + ticket;
+    with_ticket += '\x02';
+    with_ticket += static_cast<char>(path.size());
+    with_ticket += path;
+    udp::request request;
+    std::error_code ec;
+    std::string reason;
+    udp::parse_request(imsp2p::core::as_bytes(with_ticket), request, ec, &reason);
+    ASSERT_FALSE(ec) << reason;
+    EXPECT_EQ(request.announce.ticket, ticket);
+    EXPECT_EQ(request.announce.key, std::to_string(0xabcdef));
+    expect_same(request, udp::parse_request(imsp2p::core::as_bytes(with_ticket), ec));
+
+    // The next datagram: a bare announce (num_want 50, event none) has no ticket, URL data or
+    // anything else of the previous one.
+    std::string bare = announce(0);
+    bare.replace(bare.size() - 6, 4, std::string("\0\0\0\x32", 4));
+    udp::parse_request(imsp2p::core::as_bytes(bare), request, ec, &reason);
+    ASSERT_FALSE(ec) << reason;
+    EXPECT_TRUE(request.announce.ticket.empty());
+    EXPECT_TRUE(request.url_data.empty());
+    EXPECT_FALSE(request.has_url_data);
+    EXPECT_EQ(request.announce.event, tracker::announce_event::none);
+    EXPECT_EQ(request.announce.numwant, 50u);
+    expect_same(request, udp::parse_request(imsp2p::core::as_bytes(bare), ec));
+
+    // A scrape, then a malformed announce: every announce member is reset, and the error is
+    // precise.
+    udp::parse_request(imsp2p::core::as_bytes(header(1, 2, 5) + std::string(20, 'a')), request, ec,
+                       &reason);
+    ASSERT_FALSE(ec);
+    EXPECT_EQ(request.kind, udp::action::scrape);
+    EXPECT_TRUE(request.announce.info_hash.empty());
+    EXPECT_EQ(request.info_hashes.size(), 1u);
+    udp::parse_request(imsp2p::core::as_bytes(announce(9)), request, ec, &reason);
+    EXPECT_EQ(ec, tracker::errc::bad_udp_packet);
+    EXPECT_EQ(reason, "event 9 is not 0..3");
+    EXPECT_TRUE(request.info_hashes.empty());
+    udp::parse_request(imsp2p::core::as_bytes(with_ticket), request, ec, &reason);
+    ASSERT_FALSE(ec);
+    EXPECT_EQ(request.announce.ticket, ticket);
+}
+
+TEST(UdpPacket, EncodesAnnouncesIntoAReusedString) {
+    tracker::announce_result result;
+    result.interval = std::chrono::seconds(-5);  // clamped to 0
+    result.complete = 7;
+    for (unsigned char last = 1; last <= 50; ++last) {
+        result.peers.push_back({std::string("\x0a\0\0", 3) + static_cast<char>(last),
+                                static_cast<std::uint16_t>(6000 + last),
+                                {}});
+    }
+    result.peers.push_back({std::string(16, '\x20'), 80, {}});  // another family: left out
+    std::string out = "previous content";
+    udp::encode_announce(3, result, false, out);
+    EXPECT_EQ(out, udp::encode_announce(3, result, false));
+    ASSERT_EQ(out.size(), 20u + 50u * 6u);
+    EXPECT_EQ(out.substr(8, 4), std::string(4, '\0'));
+    EXPECT_EQ(out.substr(out.size() - 6), std::string("\x0a\0\0\x32\x17\xa2", 6));
+    udp::encode_announce(3, result, true, out);
+    EXPECT_EQ(out.size(), 20u + 18u);
+    result.error = tracker::errc::unknown_torrent;
+    result.failure_reason = "torrent is not registered with this tracker";
+    udp::encode_announce(4, result, false, out);
+    EXPECT_EQ(out, udp::encode_error(4, result.failure_reason));
 }

@@ -307,3 +307,34 @@ TEST(UdpTrackerServerIpv6, AnswersIpv6AnnouncesWithEighteenBytePeers) {
     server.stop();
     runner.join();
 }
+
+// Scrapes are admitted by the ticket of the endpoint's last admitted announce: announcing again
+// with another ticket of the same size (the common case of a renewed ticket) replaces it.
+TEST_F(UdpTrackerServer, ScrapesWithTheTicketOfTheLastAnnounceEvenWhenItHasTheSameSize) {
+    service_->register_torrent({hash_of('b'), {}, "10.5555/b", tracker::torrent_state::active});
+    const auto now = std::chrono::system_clock::now();
+    client seeder(server_->port());
+    const auto seeded = seeder.exchange(
+        client::announce(seeder.connect(), ticket({hex(hash_of('b'))}, ticket_role::seed, now), 's',
+                         0, 6881, hash_of('b')));
+    ASSERT_EQ(get(*seeded, 0, 4), 1u) << error_text(seeded);
+
+    const std::string covers_a_c =
+        ticket({hex(hash_of('a')), hex(hash_of('c'))}, ticket_role::leech, now);
+    const std::string covers_a_b =
+        ticket({hex(hash_of('a')), hex(hash_of('b'))}, ticket_role::leech, now);
+    ASSERT_EQ(covers_a_c.size(), covers_a_b.size());
+    client peer(server_->port());
+    const std::uint64_t id = peer.connect();
+    const auto seeders_of_b = [&] {
+        const auto scraped = peer.exchange(client::scrape(id, hash_of('b')));
+        EXPECT_EQ(get(*scraped, 0, 4), 2u) << error_text(scraped);
+        return scraped && scraped->size() == 20 ? get(*scraped, 8, 4) : 99u;
+    };
+    ASSERT_EQ(get(*peer.exchange(client::announce(id, covers_a_c, 'l', 1)), 0, 4), 1u);
+    EXPECT_EQ(seeders_of_b(), 0u);  // 'b' is not covered: zeros
+    ASSERT_EQ(get(*peer.exchange(client::announce(id, covers_a_b, 'l', 1)), 0, 4), 1u);
+    EXPECT_EQ(seeders_of_b(), 1u);
+    ASSERT_EQ(get(*peer.exchange(client::announce(id, covers_a_c, 'l', 1)), 0, 4), 1u);
+    EXPECT_EQ(seeders_of_b(), 0u);
+}

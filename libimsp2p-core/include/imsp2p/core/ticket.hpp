@@ -314,10 +314,15 @@ class IMSP2P_CORE_EXPORT ticket_verifier {
 };
 
 /**
- * A bounded LRU cache of verified tickets for the tracker's hot path: a hit skips parsing and the
+ * A bounded cache of verified tickets for the tracker's hot path: a hit skips parsing and the
  * signature check (the claims are still checked against the verifier's audience, issuer and
- * time window). Keyed by SHA-256 of the token; an entry is dropped once its ticket expires.
- * Failures are not cached. Thread-safe (one mutex; signatures are verified outside it).
+ * time window). Keyed by the token itself: a keyed 64-bit SipHash of its end (random key per
+ * cache, so clients cannot aim collisions) picks the bucket and the whole token is compared, so
+ * a token that differs in any byte never hits another token's entry. The cached claims are
+ * immutable and shared (verify_shared() hands them out without copying). An entry is dropped once
+ * its ticket expires; when full, the least recently used entries go first (CLOCK, the second-chance
+ * approximation of LRU: a hit only marks its entry). Failures are not cached. Thread-safe (one
+ * mutex, held only for the lookup; hashing and signature checks run outside it).
  *
  * Note: a key removed from the verifier stays effective for tickets already cached; clear() the
  * cache after changing the trusted keys.
@@ -348,6 +353,21 @@ class IMSP2P_CORE_EXPORT verified_ticket_cache {
     ticket_claims verify(const ticket_verifier& verifier, std::string_view token,
                          std::chrono::system_clock::time_point now);
 
+    /**
+     * As verify(), without copying the claims: the hot path of the tracker.
+     * @param verifier the verifier (use one cache per verifier configuration)
+     * @param token the compact JWS (not retained; the cache copies it on a miss)
+     * @param now the current time
+     * @param ec as ticket_verifier::verify(); a hit is checked with
+     *        ticket_verifier::check_claims() against @p verifier and @p now
+     * @return the immutable claims, shared with the cache (they stay valid for as long as the
+     *         caller holds the pointer, even after eviction or clear()); null on error
+     */
+    std::shared_ptr<const ticket_claims> verify_shared(const ticket_verifier& verifier,
+                                                       std::string_view token,
+                                                       std::chrono::system_clock::time_point now,
+                                                       std::error_code& ec);
+
     /** Drops every entry. */
     void clear() noexcept;
     /** @return the number of entries (some may have expired but not been dropped yet). */
@@ -360,19 +380,34 @@ class IMSP2P_CORE_EXPORT verified_ticket_cache {
     [[nodiscard]] std::uint64_t misses() const;
 
   private:
-    struct entry {
-        sha256_digest key;
-        ticket_claims claims;
+    /** A token and its keyed hash; the index's keys view the token held by an entry. */
+    struct token_key {
+        std::string_view token;
+        std::uint64_t hash = 0;
+        bool operator==(const token_key& other) const noexcept { return token == other.token; }
     };
-    struct digest_hash {
-        std::size_t operator()(const sha256_digest& digest) const noexcept;
+    struct token_key_hash {
+        std::size_t operator()(const token_key& key) const noexcept {
+            return static_cast<std::size_t>(key.hash);
+        }
+    };
+    struct entry {
+        std::string token;
+        std::uint64_t hash = 0;
+        std::shared_ptr<const ticket_claims> claims;
+        bool referenced = false;  // hit since the clock hand last passed
     };
     using entry_list = std::list<entry>;
 
+    [[nodiscard]] token_key key_of(std::string_view token) const noexcept;
+    void forget(const token_key& key);
+
     std::size_t capacity_;
+    std::uint64_t hash_key_[2] = {0, 0};  // SipHash key, random per cache
     mutable std::mutex mutex_;
-    entry_list entries_;  // most recently used first
-    std::unordered_map<sha256_digest, entry_list::iterator, digest_hash> index_;
+    entry_list entries_;         // a ring, in the order the clock hand visits it
+    entry_list::iterator hand_;  // the next eviction candidate (end(): the first entry)
+    std::unordered_map<token_key, entry_list::iterator, token_key_hash> index_;
     std::uint64_t hits_ = 0;
     std::uint64_t misses_ = 0;
 };

@@ -197,10 +197,24 @@ class IMSP2P_TRACKER_EXPORT tracker_service {
      * @param request the parsed request
      * @param from the peer's address as seen on the connection
      * @param now the current time
-     * @return the result; on refusal, error and failure_reason are set
+     * @return the result; on refusal, error and failure_reason are set (a peer_id that is not
+     *         20 bytes, as both transports' parsers require, is refused with bad_announce)
      */
     announce_result announce(const announce_request& request, const peer_address& from,
                              std::chrono::system_clock::time_point now);
+
+    /**
+     * Handles an announce into a result the caller keeps: as the overload above, but the
+     * peer list reuses its storage, so a server that keeps one result per thread allocates
+     * nothing per announce. The peer_id must be 20 bytes (else bad_announce).
+     * @param request the parsed request
+     * @param from the peer's address as seen on the connection
+     * @param now the current time
+     * @param result overwritten with the outcome (every member is set); on refusal, error and
+     *        failure_reason are set and peers is empty
+     */
+    void announce(const announce_request& request, const peer_address& from,
+                  std::chrono::system_clock::time_point now, announce_result& result);
 
     /**
      * Handles a scrape (BEP 48): requires a valid ticket; answers only for registered,

@@ -90,6 +90,20 @@ IMSP2P_TRACKER_EXPORT request parse_request(core::byte_view packet, std::error_c
                                             const request_limits& limits = {});
 
 /**
+ * Parses a request datagram into a request the caller keeps, as the overload above, reusing the
+ * storage of its strings (a server parsing into one request per thread allocates nothing per
+ * announce).
+ * @param packet the datagram (not retained)
+ * @param out overwritten: every member is reset, then filled as far as the datagram could be read
+ * @param ec errc::bad_udp_packet on any violation, cleared on success
+ * @param reason if not null, receives a precise reason on error
+ * @param limits the ticket size bound applied to the URL data's ticket
+ */
+IMSP2P_TRACKER_EXPORT void parse_request(core::byte_view packet, request& out, std::error_code& ec,
+                                         std::string* reason = nullptr,
+                                         const request_limits& limits = {});
+
+/**
  * @param packet a datagram
  * @return true when it is long enough to carry a transaction id (16 bytes), i.e. an error
  *         answer can be addressed; shorter datagrams are dropped silently
@@ -129,6 +143,18 @@ IMSP2P_TRACKER_EXPORT std::string encode_connect(std::uint32_t transaction_id,
  */
 IMSP2P_TRACKER_EXPORT std::string encode_announce(std::uint32_t transaction_id,
                                                   const announce_result& result, bool ipv6);
+
+/**
+ * Encodes an announce response into a string the caller keeps, as the overload above (its
+ * storage is reused).
+ * @param transaction_id the request's transaction id
+ * @param result the tracker's answer
+ * @param ipv6 true when the request came over IPv6 (not IPv4-mapped)
+ * @param out replaced by the datagram
+ */
+IMSP2P_TRACKER_EXPORT void encode_announce(std::uint32_t transaction_id,
+                                           const announce_result& result, bool ipv6,
+                                           std::string& out);
 
 /**
  * Encodes a scrape response (action 2): per requested hash, in order, seeders, completed,

@@ -13,10 +13,12 @@
 //   "drm_jwks": "http://127.0.0.1:8088",      // or a pinned JWK Set file
 //   "index_url": "http://127.0.0.1:8090",
 //   "sip_listen": "sip:127.0.0.1:*", "bittorrent_listen": "127.0.0.1:0",
+//   "operator_seed_box": false,               // true: 'seed' serves seed assignments
 //   "log": {"level": "warning", "format": "text"}
 // }
 
 #include <imsp2p/sip/client.hpp>
+#include <imsp2p/sip/error.hpp>
 
 #include <imsp2p/core/config.hpp>
 #include <imsp2p/core/doi.hpp>
@@ -60,7 +62,9 @@ const std::vector<std::pair<std::string, std::string>> commands = {
     {"package", "package <file> --out <dir>: container, private torrent and key file (offline)"},
     {"publish", "publish <file>: package, PUBLISH, wait for the result, start seeding"},
     {"acquire", "acquire <doi>: buy (MESSAGE), download from the swarm, fetch the license"},
-    {"seed", "seed everything published or acquired until SIGTERM/SIGINT (resumes)"},
+    {"seed",
+     "seed everything published or acquired until SIGTERM/SIGINT (resumes);\n"
+     "            --operator: also serve the AS's seed assignments (operator seed box)"},
     {"play", "play <doi> --out <file|->, or play <file.ipc> --license/--key ... (see --help)"},
     {"list", "list [text]: the catalogue of the content index"},
     {"status", "registrations, torrents, rates and recorded items as JSON"},
@@ -143,6 +147,11 @@ po::options_description command_options(const std::string& command) {
             "usage-db", po::value<std::string>(),
             "file mode: usage store (default usage.db next to the device key)")(
             "doi", po::value<std::string>(), "file mode: the DOI the license must be for");
+    } else if (command == "seed") {
+        options.add_options()(
+            "operator",
+            "operator seed box: accept the content service's seed assignments, copy and "
+            "report them (configuration key operator_seed_box)");
     } else if (command == "status") {
         options.add_options()("register", "also register and report the registration");
     }
@@ -179,9 +188,16 @@ std::string command_usage(const std::string& command) {
                "      publisher-side check with the content key file\n";
     }
     if (command == "seed") {
-        return "Usage: imsp2p-client seed [options]\n"
+        return "Usage: imsp2p-client seed [--operator] [options]\n"
                "  seeds everything published or acquired (resuming from the resume data),\n"
-               "  prints progress, and on SIGTERM/SIGINT saves the resume data and exits 0\n";
+               "  prints progress, and on SIGTERM/SIGINT saves the resume data and exits 0\n"
+               "  --operator (or operator_seed_box: true): an operator seed box (seed 000 §7):\n"
+               "  stays registered, accepts the content service's seed assignments (recorded\n"
+               "  in client-state.json), fetches each torrent from the content index, checks\n"
+               "  its infohash, downloads the full copy into seeded/, sends the seed report\n"
+               "  (retried until accepted, also after a restart) and keeps seeding it; one\n"
+               "  progress line per assignment event. Exit status: 0 after SIGTERM/SIGINT,\n"
+               "  1 if the IMS refuses the registration, 2 usage error\n";
     }
     if (command == "list") {
         return "Usage: imsp2p-client list [text] [options]\n"
@@ -191,7 +207,7 @@ std::string command_usage(const std::string& command) {
     if (command == "status") {
         return "Usage: imsp2p-client status [--register] [options]\n"
                "  prints the registration, the swarm's torrents (bytes, rates, peers) and the\n"
-               "  recorded publications and acquisitions as JSON\n";
+               "  recorded publications, acquisitions and operator seed assignments as JSON\n";
     }
     return "Usage: imsp2p-client register [--pana <paa-address> --pana-ca F --pana-certificate F\n"
            "                              --pana-private-key F] [options]\n"
@@ -562,6 +578,9 @@ core::config load_config(const po::variables_map& args) {
     if (args.count("log-level")) {
         config.set("/log/level", args["log-level"].as<std::string>());
     }
+    if (args.count("operator")) {
+        config.set("/operator_seed_box", true);
+    }
     if (args.count("log-format")) {
         config.set("/log/format", args["log-format"].as<std::string>());
     }
@@ -595,6 +614,17 @@ nlohmann::json item_json(const sip::acquired_item& item) {
             {"complete", item.complete},
             {"container", item.container_path.string()},
             {"license", item.license_path.string()},
+            {"expires", item.expires.time_since_epoch().count()}};
+}
+
+nlohmann::json item_json(const sip::seed_assignment_record& item) {
+    return {{"assignment_id", item.assignment_id},
+            {"doi", item.doi},
+            {"infohash_v1", item.infohash_v1},
+            {"state", item.state},
+            {"error", item.error},
+            {"container", item.container_path.string()},
+            {"torrent_url", item.torrent_url},
             {"expires", item.expires.time_since_epoch().count()}};
 }
 
@@ -648,6 +678,102 @@ void seed_until_stopped(sip::ims_client& client, const sigset_t& signals, bool q
         std::cerr << "imsp2p-client: seeding " << status.transfers.size() << " torrent(s), "
                   << peers << " peer(s), uploaded " << human_bytes(static_cast<double>(up)) << ", "
                   << human_bytes(rate) << "/s\n";
+    }
+}
+
+/** One progress line of a seed box event (stderr). */
+void print_seed_box_event(const sip::seed_box_event& event) {
+    std::cerr << "imsp2p-client: assignment " << event.assignment.assignment_id << " ("
+              << event.assignment.doi << "): " << event.kind;
+    if (event.kind == "copying" && event.total_bytes != 0) {
+        char percent[16];
+        std::snprintf(percent, sizeof percent, " %3d%% ",
+                      static_cast<int>(static_cast<double>(event.done_bytes) * 100.0 /
+                                       static_cast<double>(event.total_bytes)));
+        std::cerr << percent << human_bytes(static_cast<double>(event.done_bytes)) << "/"
+                  << human_bytes(static_cast<double>(event.total_bytes)) << ", "
+                  << human_bytes(event.download_rate) << "/s, " << event.peers << " peer(s)";
+    }
+    if (!event.message.empty()) {
+        std::cerr << ": " << event.message;
+    }
+    std::cerr << "\n";
+}
+
+/**
+ * The operator seed box daemon: rounds of ims_client::serve_seed_box() until SIGTERM/SIGINT,
+ * with a status line every 10 s. @return the exit status
+ */
+int serve_seed_box_until_stopped(sip::ims_client& client, const sigset_t& signals, bool quiet) {
+    const auto on_event = [&](const sip::seed_box_event& event) {
+        if (!quiet || event.kind == "failed") {
+            print_seed_box_event(event);
+        }
+    };
+    auto next_status = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    auto retry_at = std::chrono::steady_clock::now();
+    auto retry_delay = std::chrono::seconds(1);
+    bool first = true;
+    std::string last_warning;
+    while (true) {
+        // Between retries the loop waits here (200 ms steps); otherwise in serve_seed_box().
+        const bool retrying = std::chrono::steady_clock::now() < retry_at;
+        const timespec wait{0, retrying ? 200 * 1000 * 1000 : 0};
+        const int received = sigtimedwait(&signals, nullptr, &wait);
+        if (received == SIGTERM || received == SIGINT) {
+            std::uint64_t uploaded = 0;
+            for (const auto& transfer : client.status().transfers) {
+                uploaded += transfer.uploaded_bytes;
+            }
+            std::cerr << "imsp2p-client: " << (received == SIGTERM ? "SIGTERM" : "SIGINT")
+                      << ": uploaded " << uploaded
+                      << " bytes in this run; saving resume data and stopping\n";
+            return 0;
+        }
+        if (retrying) {
+            continue;
+        }
+        const auto now = std::chrono::steady_clock::now();
+        std::error_code ec;
+        std::string detail;
+        client.serve_seed_box(std::chrono::milliseconds(500), ec, &detail, on_event);
+        if (ec) {
+            if (first && ec != sip::errc::dependency_unavailable) {
+                return fail(ec, detail);  // refused (e.g. 403): a configuration problem
+            }
+            if (detail != last_warning) {
+                std::cerr << "imsp2p-client: warning: " << detail << " (retrying)\n";
+                last_warning = detail;
+            }
+            retry_at = now + retry_delay;
+            retry_delay = std::min(retry_delay * 2, std::chrono::seconds(60));
+            continue;
+        }
+        if (first) {
+            std::cerr << "imsp2p-client: operator seed box registered as " << client.settings().impu
+                      << ", waiting for seed assignments\n";
+        }
+        first = false;
+        last_warning.clear();
+        retry_delay = std::chrono::seconds(1);
+        if (!quiet && now >= next_status) {
+            next_status = now + std::chrono::seconds(10);
+            const auto status = client.status();
+            std::uint64_t up = 0;
+            int peers = 0;
+            for (const auto& transfer : status.transfers) {
+                up += transfer.uploaded_bytes;
+                peers += transfer.peers;
+            }
+            std::size_t reported = 0;
+            for (const auto& item : status.assignments) {
+                reported += item.state == "reported" ? 1 : 0;
+            }
+            std::cerr << "imsp2p-client: seed box: " << status.assignments.size()
+                      << " assignment(s), " << reported << " reported; seeding "
+                      << status.transfers.size() << " torrent(s), " << peers
+                      << " peer(s), uploaded " << human_bytes(static_cast<double>(up)) << "\n";
+        }
     }
 }
 
@@ -757,6 +883,12 @@ int run_networked(const std::string& command, const po::variables_map& args,
         }
         std::cerr << "imsp2p-client: seeding " << count << " torrent(s) on port "
                   << client.status().bittorrent_port << "\n";
+        if (settings.operator_seed_box) {
+            const int status =
+                serve_seed_box_until_stopped(client, signals, args.count("no-progress") != 0);
+            client.save_resume_data();
+            return status;
+        }
         seed_until_stopped(client, signals, args.count("no-progress") != 0);
         client.save_resume_data();
         return 0;
@@ -818,7 +950,8 @@ int run_networked(const std::string& command, const po::variables_map& args,
                            {"bittorrent_port", status.bittorrent_port},
                            {"transfers", nlohmann::json::array()},
                            {"published", nlohmann::json::array()},
-                           {"acquired", nlohmann::json::array()}};
+                           {"acquired", nlohmann::json::array()},
+                           {"assignments", nlohmann::json::array()}};
     for (const auto& transfer : status.transfers) {
         json["transfers"].push_back(transfer_json(transfer));
     }
@@ -827,6 +960,9 @@ int run_networked(const std::string& command, const po::variables_map& args,
     }
     for (const auto& item : status.acquired) {
         json["acquired"].push_back(item_json(item));
+    }
+    for (const auto& item : status.assignments) {
+        json["assignments"].push_back(item_json(item));
     }
     std::cout << json.dump(2) << "\n";
     return 0;

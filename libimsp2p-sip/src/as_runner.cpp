@@ -3,6 +3,9 @@
 #include <imsp2p/core/jose.hpp>
 #include <imsp2p/core/key_file.hpp>
 
+#include <imsp2p/core/identity.hpp>
+
+#include <algorithm>
 #include <csignal>
 #include <ctime>
 #include <string>
@@ -41,6 +44,46 @@ std::chrono::seconds seconds_or(const core::config& config, const char* pointer,
 
 std::vector<std::string> strings_or(const core::config& config, const char* pointer) {
     return config.get_or<std::vector<std::string>>(pointer, {});
+}
+
+[[noreturn]] void bad_value(const core::config& config, const std::string& pointer,
+                            const std::string& why) {
+    throw std::system_error(make_error_code(core::errc::config_bad_value),
+                            config.source_name() + ": " + pointer + ": " + why);
+}
+
+/** `/service/operator_seed_boxes`: an array of distinct IMPUs (absent: none). */
+std::vector<std::string> seed_boxes_from(const core::config& config) {
+    constexpr const char* pointer = "/service/operator_seed_boxes";
+    auto boxes = strings_or(config, pointer);
+    std::vector<core::impu> seen;
+    for (std::size_t i = 0; i < boxes.size(); ++i) {
+        const std::string item = std::string(pointer) + "/" + std::to_string(i);
+        std::error_code ec;
+        auto box = core::impu::parse(boxes[i], ec);
+        if (ec) {
+            bad_value(config, item,
+                      "expected an IMPU such as \"sip:seedbox@ims.example\", found \"" + boxes[i] +
+                          "\" (" + ec.message() + ")");
+        }
+        if (std::find(seen.begin(), seen.end(), box) != seen.end()) {
+            bad_value(config, item, "duplicate seed box \"" + boxes[i] + "\"");
+        }
+        seen.push_back(std::move(box));
+    }
+    return boxes;
+}
+
+/** `/service/operator_seed_ticket_lifetime`: whole seconds, at least one. */
+std::chrono::seconds seed_ticket_lifetime_from(const core::config& config,
+                                               std::chrono::seconds fallback) {
+    constexpr const char* pointer = "/service/operator_seed_ticket_lifetime";
+    const auto value = config.duration_or(pointer, fallback);
+    if (value < std::chrono::seconds(1) || value % std::chrono::seconds(1) != value.zero()) {
+        bad_value(config, pointer,
+                  "expected a whole number of seconds, at least 1 (e.g. 2592000 or \"30d\")");
+    }
+    return std::chrono::duration_cast<std::chrono::seconds>(value);
 }
 
 }  // namespace
@@ -91,6 +134,9 @@ service_settings service_settings_from(const core::config& config) {
         config.get_or<nlohmann::json>("/service/default_rights", nlohmann::json::object());
     settings.mute_until_operator_seeded =
         config.get_or<bool>("/service/mute_until_operator_seeded", false);
+    settings.operator_seed_boxes = seed_boxes_from(config);
+    settings.operator_seed_ticket_lifetime =
+        seed_ticket_lifetime_from(config, defaults.operator_seed_ticket_lifetime);
     settings.max_body_size =
         config.get_or<std::size_t>("/service/max_body_size", defaults.max_body_size, {1, 1u << 30});
     settings.publication_expires =

@@ -128,6 +128,14 @@ bool visible_ascii(std::string_view text) {
     return std::all_of(text.begin(), text.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
+std::string require_assignment_id(const json& object) {
+    auto id = require_string(object, "", "assignment_id", max_assignment_id_bytes);
+    if (!visible_ascii(id)) {
+        refuse("assignment_id", "must be 1..128 visible ASCII characters");
+    }
+    return id;
+}
+
 std::string require_request_id(const json& object) {
     auto id = require_string(object, "", "request_id", max_request_id_bytes);
     if (!visible_ascii(id)) {
@@ -274,6 +282,14 @@ publish_result publish_result::parse(std::string_view text) {
 
 catalog_notification catalog_notification::parse(std::string_view text) {
     return parse_or_throw<catalog_notification>(text);
+}
+
+seed_assignment seed_assignment::parse(std::string_view text) {
+    return parse_or_throw<seed_assignment>(text);
+}
+
+seed_report seed_report::parse(std::string_view text) {
+    return parse_or_throw<seed_report>(text);
 }
 
 std::string body_error::message() const {
@@ -513,6 +529,61 @@ nlohmann::json publish_result::to_json() const {
 }
 
 std::string publish_result::serialize() const {
+    return to_json().dump();
+}
+
+// ---------------------------------------------------------------------------------------------
+// seed assignment
+
+seed_assignment seed_assignment::parse(std::string_view text, std::error_code& ec,
+                                       body_error* detail) {
+    return run_parser<seed_assignment>(text, ec, detail, [](const json& object) {
+        seed_assignment out;
+        out.assignment_id = require_assignment_id(object);
+        out.doi = require_doi(object, "", "doi", true);
+        out.infohash_v1 = require_hex(object, "", "infohash_v1", 40);
+        out.torrent_url = require_url(object, "torrent_url");
+        out.announce_url = require_url(object, "announce_url");
+        out.expires = require_time(object, "expires");
+        return out;
+    });
+}
+
+nlohmann::json seed_assignment::to_json() const {
+    return {{"assignment_id", assignment_id}, {"doi", doi.str()},
+            {"infohash_v1", infohash_v1},     {"torrent_url", torrent_url},
+            {"announce_url", announce_url},   {"expires", unix_seconds(expires)}};
+}
+
+std::string seed_assignment::serialize() const {
+    return to_json().dump();
+}
+
+// ---------------------------------------------------------------------------------------------
+// seed report
+
+seed_report seed_report::parse(std::string_view text, std::error_code& ec, body_error* detail) {
+    return run_parser<seed_report>(text, ec, detail, [](const json& object) {
+        seed_report out;
+        out.assignment_id = require_assignment_id(object);
+        out.doi = require_doi(object, "", "doi", false);
+        out.infohash_v1 = require_hex(object, "", "infohash_v1", 40);
+        out.state = require_string(object, "", "state", 32);
+        if (out.state != "seeded") {
+            refuse("state", "must be \"seeded\"");
+        }
+        return out;
+    });
+}
+
+nlohmann::json seed_report::to_json() const {
+    return {{"assignment_id", assignment_id},
+            {"doi", doi.str()},
+            {"infohash_v1", infohash_v1},
+            {"state", state}};
+}
+
+std::string seed_report::serialize() const {
     return to_json().dump();
 }
 

@@ -30,7 +30,9 @@
 #include <deque>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <utility>
@@ -230,6 +232,34 @@ acquired_item acquired_from_json(const nlohmann::json& json) {
     return item;
 }
 
+nlohmann::json to_json(const seed_assignment_record& item) {
+    return {{"assignment_id", item.assignment_id},
+            {"doi", item.doi},
+            {"infohash_v1", item.infohash_v1},
+            {"torrent_url", item.torrent_url},
+            {"announce_url", item.announce_url},
+            {"expires", unix_seconds(item.expires)},
+            {"state", item.state},
+            {"error", item.error},
+            {"container", item.container_path.string()},
+            {"torrent", item.torrent_path.string()}};
+}
+
+seed_assignment_record assignment_from_json(const nlohmann::json& json) {
+    seed_assignment_record item;
+    item.assignment_id = json.at("assignment_id").get<std::string>();
+    item.doi = json.at("doi").get<std::string>();
+    item.infohash_v1 = json.at("infohash_v1").get<std::string>();
+    item.torrent_url = json.value("torrent_url", "");
+    item.announce_url = json.value("announce_url", "");
+    item.expires = std::chrono::sys_seconds(std::chrono::seconds(json.value("expires", 0)));
+    item.state = json.value("state", "copying");
+    item.error = json.value("error", "");
+    item.container_path = json.value("container", "");
+    item.torrent_path = json.value("torrent", "");
+    return item;
+}
+
 bool same_doi(const std::string& left, const std::string& right) {
     std::error_code ec;
     const core::doi a = core::doi::parse(left, ec);
@@ -331,6 +361,7 @@ client_settings client_settings::from_config(const core::config& config) {
     }
     settings.pana_server_name = config.get_or<std::string>("/pana_server_name", "");
     settings.realm = config.get_or<std::string>("/realm", "");
+    settings.operator_seed_box = config.get_or<bool>("/operator_seed_box", false);
     return settings;
 }
 
@@ -344,6 +375,16 @@ struct ims_client::impl {
     mutable std::mutex state_mutex;
     std::vector<published_item> published;
     std::vector<acquired_item> acquired;
+    std::vector<seed_assignment_record> assignments;
+
+    /** What the seed box keeps of an assignment between rounds (not persisted). */
+    struct assignment_runtime {
+        std::string swarm_id;  // set once the torrent is in the swarm
+        std::chrono::steady_clock::time_point next_attempt{};
+        std::chrono::milliseconds backoff{0};
+        std::chrono::steady_clock::time_point last_progress{};
+    };
+    std::map<std::string, assignment_runtime> assignment_runtimes;  // operation_mutex
 
     std::mutex operation_mutex;
 
@@ -355,6 +396,8 @@ struct ims_client::impl {
 
     std::optional<core::jwk_set> drm_keys;
     std::deque<incoming_request> stash;
+    /** Seed assignment ids announced to the host in this process (host thread). */
+    std::set<std::string> announced_assignments;
 
     std::filesystem::path state_path() const { return settings.data_dir / "client-state.json"; }
 
@@ -375,6 +418,9 @@ struct ims_client::impl {
             for (const auto& item : json.value("acquired", nlohmann::json::array())) {
                 acquired.push_back(acquired_from_json(item));
             }
+            for (const auto& item : json.value("assignments", nlohmann::json::array())) {
+                assignments.push_back(assignment_from_json(item));
+            }
         } catch (const nlohmann::json::exception& error) {
             throw std::system_error(std::make_error_code(std::errc::invalid_argument),
                                     state_path().string() + ": " + error.what());
@@ -390,6 +436,12 @@ struct ims_client::impl {
         }
         for (const auto& item : acquired) {
             json["acquired"].push_back(to_json(item));
+        }
+        if (!assignments.empty()) {
+            json["assignments"] = nlohmann::json::array();
+            for (const auto& item : assignments) {
+                json["assignments"].push_back(to_json(item));
+            }
         }
         // 0600: the announce URLs carry bearer tickets.
         core::write_secret_file(state_path(), core::as_bytes(json.dump(2) + "\n"), ec);
@@ -419,6 +471,13 @@ struct ims_client::impl {
             }
             if (!settings.pana_paa.empty()) {
                 ua_settings.credentials = attach(std::move(ua_settings.credentials));
+            }
+            if (settings.operator_seed_box) {
+                // A seed assignment is on disk before the AS sees the 2xx, so a crash cannot
+                // lose it; bad ones are refused with 400 and unknown types with 415.
+                ua_settings.accept = [this](const incoming_request& request) {
+                    return screen_seed_box_request(request);
+                };
             }
             agent = std::make_unique<user_agent>(std::move(ua_settings), log.child("sip"));
         }
@@ -1167,6 +1226,13 @@ struct ims_client::impl {
                          {item.container_path.parent_path(), item.announce_url}});
                 }
             }
+            for (const auto& item : assignments) {
+                if (item.state != "failed" && !item.torrent_path.empty()) {
+                    shares_to_add.push_back(
+                        {item.torrent_path,
+                         {item.container_path.parent_path(), item.announce_url}});
+                }
+            }
         }
         swarm* session = nullptr;
         try {
@@ -1192,6 +1258,365 @@ struct ims_client::impl {
             }
         }
         return session->all().size();
+    }
+
+    // --- operator seed box ---------------------------------------------------------------
+
+    /** Replaces the recorded assignment with @p item's id and saves the state. */
+    void store_assignment(const seed_assignment_record& item, std::error_code& ec) {
+        std::lock_guard lock(state_mutex);
+        const auto it = std::find_if(assignments.begin(), assignments.end(), [&](const auto& x) {
+            return x.assignment_id == item.assignment_id;
+        });
+        const std::optional<seed_assignment_record> before =
+            it != assignments.end() ? std::optional(*it) : std::nullopt;
+        if (it != assignments.end()) {
+            *it = item;
+        } else {
+            assignments.push_back(item);
+        }
+        save_state_locked(ec);
+        if (ec) {  // leave the memory as the file is
+            const auto again =
+                std::find_if(assignments.begin(), assignments.end(),
+                             [&](const auto& x) { return x.assignment_id == item.assignment_id; });
+            if (before) {
+                *again = *before;
+            } else {
+                assignments.erase(again);
+            }
+        }
+    }
+
+    static void emit(const seed_box_callback& on_event, const seed_assignment_record& item,
+                     std::string kind, std::string message = {}) {
+        if (on_event) {
+            seed_box_event event;
+            event.assignment = item;
+            event.kind = std::move(kind);
+            event.message = std::move(message);
+            on_event(event);
+        }
+    }
+
+    /** Schedules the next attempt of a failed step (1 s doubling to 2 min). */
+    void back_off(assignment_runtime& runtime) {
+        runtime.backoff = runtime.backoff.count() == 0
+                              ? std::chrono::milliseconds(1000)
+                              : std::min<std::chrono::milliseconds>(runtime.backoff * 2, 120s);
+        runtime.next_attempt = std::chrono::steady_clock::now() + runtime.backoff;
+    }
+
+    /**
+     * Records a seed assignment durably unless its id is already recorded (SIP stack thread or
+     * host thread).
+     * @return the record, or nullopt with @p ec set if it could not be saved
+     */
+    std::optional<seed_assignment_record> record_assignment(const seed_assignment& assignment,
+                                                            std::error_code& ec) {
+        ec.clear();
+        {
+            std::lock_guard lock(state_mutex);
+            const auto it = std::find_if(
+                assignments.begin(), assignments.end(),
+                [&](const auto& x) { return x.assignment_id == assignment.assignment_id; });
+            if (it != assignments.end()) {
+                return *it;
+            }
+        }
+        seed_assignment_record item;
+        item.assignment_id = assignment.assignment_id;
+        item.doi = assignment.doi.str();
+        item.infohash_v1 = lower_ascii(assignment.infohash_v1);
+        item.torrent_url = assignment.torrent_url;
+        item.announce_url = assignment.announce_url;
+        item.expires = assignment.expires;
+        item.state = "copying";
+        store_assignment(item, ec);
+        if (ec) {
+            log.error("cannot record the seed assignment",
+                      {{"assignment", item.assignment_id}, {"error", ec.message()}});
+            return std::nullopt;
+        }
+        log.info("seed assignment recorded",
+                 {{"assignment", item.assignment_id}, {"doi", item.doi}});
+        return item;
+    }
+
+    /**
+     * The seed box's answer to an incoming MESSAGE or NOTIFY (user_agent_settings::accept; runs
+     * on the SIP stack's thread): a seed assignment is recorded before the 200; a bad one gets
+     * 400, an unknown MESSAGE type 415.
+     */
+    incoming_verdict screen_seed_box_request(const incoming_request& request) {
+        if (request.method != "MESSAGE") {
+            return {};
+        }
+        if (request.content_type == ticket_media_type ||
+            request.content_type == publish_result_media_type) {
+            return {};
+        }
+        if (request.content_type != seed_assignment_media_type) {
+            return {415,
+                    "Unsupported Media Type",
+                    {{"Accept", std::string(seed_assignment_media_type) + ", " +
+                                    std::string(ticket_media_type) + ", " +
+                                    std::string(publish_result_media_type)}}};
+        }
+        body_error problem;
+        std::error_code ec;
+        const seed_assignment assignment = seed_assignment::parse(request.body, ec, &problem);
+        if (ec) {
+            log.error("bad seed assignment refused",
+                      {{"from", request.from_uri}, {"error", problem.message()}});
+            return {400, "Bad Request (" + problem.message() + ")", {}};
+        }
+        if (!record_assignment(assignment, ec)) {
+            return {500, "Server Internal Error (cannot record the assignment)", {}};
+        }
+        return {};
+    }
+
+    /** Announces one queued seed assignment MESSAGE (recorded when it was answered). */
+    void accept_assignment(const incoming_request& request, const seed_box_callback& on_event) {
+        body_error problem;
+        std::error_code ec;
+        const seed_assignment assignment = seed_assignment::parse(request.body, ec, &problem);
+        if (ec) {
+            log.error("bad seed assignment ignored",
+                      {{"from", request.from_uri}, {"error", problem.message()}});
+            return;
+        }
+        if (!announced_assignments.insert(assignment.assignment_id).second) {
+            log.info("seed assignment repeated", {{"assignment", assignment.assignment_id}});
+            return;
+        }
+        const auto item = record_assignment(assignment, ec);
+        if (item && item->state == "copying") {
+            emit(on_event, *item, "assigned", "from " + request.from_uri);
+        } else if (item) {
+            log.info("seed assignment repeated", {{"assignment", assignment.assignment_id}});
+        }
+    }
+
+    /** Fetches the torrent of a copying assignment and adds it to the swarm. */
+    void start_copy(seed_assignment_record item, assignment_runtime& runtime,
+                    const seed_box_callback& on_event) {
+        std::error_code ec;
+        const core::doi doi = core::doi::parse(item.doi, ec);
+        std::string index_base = item.torrent_url;
+        if (const auto at = index_base.rfind("/torrents/"); at != std::string::npos) {
+            index_base.resize(at);
+        } else if (!settings.index_url.empty()) {
+            index_base = settings.index_url;
+        }
+        std::string index_detail;
+        core::byte_vector torrent;
+        if (!ec) {
+            torrent = tracker::index_client(index_base, settings.request_timeout)
+                          .fetch_torrent(doi, ec, &index_detail);
+        }
+        if (ec) {
+            item.error = "torrent " + item.torrent_url + ": " +
+                         (index_detail.empty() ? ec.message() : index_detail);
+            back_off(runtime);
+            std::error_code ignored;
+            store_assignment(item, ignored);
+            log.warning("cannot fetch the assigned torrent",
+                        {{"assignment", item.assignment_id}, {"error", item.error}});
+            emit(on_event, item, "retrying", item.error);
+            return;
+        }
+        const drm::torrent_summary summary = drm::inspect_torrent(torrent, ec);
+        if (ec || lower_ascii(summary.infohash_v1) != item.infohash_v1) {
+            item.state = "failed";
+            item.error = ec ? "torrent " + item.torrent_url + ": " + ec.message()
+                            : "the torrent's v1 infohash " + summary.infohash_v1 +
+                                  " is not the assigned " + item.infohash_v1;
+            std::error_code ignored;
+            store_assignment(item, ignored);
+            log.error("seed assignment refused",
+                      {{"assignment", item.assignment_id}, {"error", item.error}});
+            emit(on_event, item, "failed", item.error);
+            return;
+        }
+        const std::filesystem::path folder =
+            settings.data_dir / "seeded" / path_segment(lower_ascii(item.doi));
+        const std::filesystem::path torrent_path = folder / "content.torrent";
+        std::filesystem::create_directories(folder, ec);
+        if (!ec) {
+            write_atomically(torrent_path, core::as_string_view(torrent), ec);
+        }
+        std::string id;
+        if (!ec) {
+            id = bittorrent().add(torrent, folder, item.announce_url, ec);
+        }
+        if (ec) {
+            item.error = "swarm: " + ec.message();
+            back_off(runtime);
+            std::error_code ignored;
+            store_assignment(item, ignored);
+            emit(on_event, item, "retrying", item.error);
+            return;
+        }
+        item.error.clear();
+        item.torrent_path = torrent_path;
+        item.container_path = folder / summary.name;
+        store_assignment(item, ec);
+        runtime.swarm_id = id;
+        runtime.backoff = 0ms;
+        log.info("copying the assigned content", {{"assignment", item.assignment_id}});
+        emit(on_event, item, "copying", "torrent fetched, downloading");
+    }
+
+    /** Sends the seed report of a seeded assignment. */
+    void send_report(seed_assignment_record item, assignment_runtime& runtime,
+                     const seed_box_callback& on_event) {
+        std::error_code ec;
+        seed_report body;
+        body.assignment_id = item.assignment_id;
+        body.doi = core::doi::parse(item.doi, ec);
+        body.infohash_v1 = item.infohash_v1;
+        body.state = "seeded";
+        outgoing_request request;
+        request.method = "MESSAGE";
+        request.request_uri = settings.content_psi;
+        request.content_type = std::string(seed_report_media_type);
+        request.body = body.serialize();
+        std::string why;
+        if (ec || !send_request(std::move(request), ec, &why)) {
+            item.error = why.empty() ? ec.message() : why;
+            back_off(runtime);
+            std::error_code ignored;
+            store_assignment(item, ignored);
+            log.warning("seed report not accepted, retrying later",
+                        {{"assignment", item.assignment_id},
+                         {"error", item.error},
+                         {"retry_ms", std::to_string(runtime.backoff.count())}});
+            emit(on_event, item, "retrying", item.error);
+            return;
+        }
+        item.state = "reported";
+        item.error.clear();
+        store_assignment(item, ec);
+        if (ec) {  // stays "seeded": reported again (idempotent at the AS)
+            back_off(runtime);
+            return;
+        }
+        log.info("seed report accepted", {{"assignment", item.assignment_id}, {"doi", item.doi}});
+        emit(on_event, item, "reported", "the content service accepted the seed report");
+    }
+
+    std::size_t serve_seed_box(std::chrono::milliseconds wait, std::error_code& ec,
+                               std::string* detail, const seed_box_callback& on_event) {
+        ec.clear();
+        if (!settings.operator_seed_box) {
+            ec = std::make_error_code(std::errc::operation_not_permitted);
+            set_detail(detail, "not an operator seed box (operator_seed_box is not set)");
+            return 0;
+        }
+        const bool registered = ensure_registered(ec, detail);
+        if (registered) {
+            // The assignments that came while another operation waited, then new ones.
+            for (auto it = stash.begin(); it != stash.end();) {
+                if (it->content_type == seed_assignment_media_type) {
+                    accept_assignment(*it, on_event);
+                    it = stash.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+            const auto deadline = std::chrono::steady_clock::now() + wait;
+            while (true) {
+                const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now());
+                auto request = ua().next_request(std::max<std::chrono::milliseconds>(left, 0ms));
+                if (!request) {
+                    break;
+                }
+                if (request->method == "MESSAGE" &&
+                    request->content_type == seed_assignment_media_type) {
+                    accept_assignment(*request, on_event);
+                } else {
+                    stash.push_back(std::move(*request));
+                    while (stash.size() > max_stashed_requests) {
+                        stash.pop_front();
+                    }
+                }
+                if (left <= 0ms) {
+                    break;
+                }
+            }
+        }
+
+        std::vector<seed_assignment_record> held;
+        {
+            std::lock_guard lock(state_mutex);
+            held = assignments;
+        }
+        const auto now = std::chrono::steady_clock::now();
+        for (auto& item : held) {
+            assignment_runtime& runtime = assignment_runtimes[item.assignment_id];
+            if (item.state == "failed" || now < runtime.next_attempt) {
+                continue;
+            }
+            if (item.torrent_path.empty()) {
+                start_copy(item, runtime, on_event);
+                continue;
+            }
+            if (runtime.swarm_id.empty()) {  // after a restart: the swarm resumes it
+                std::error_code add_ec;
+                const core::byte_vector torrent = read_bytes(item.torrent_path, add_ec);
+                if (!add_ec) {
+                    runtime.swarm_id = bittorrent().add(torrent, item.container_path.parent_path(),
+                                                        item.announce_url, add_ec);
+                }
+                if (add_ec) {
+                    item.error = item.torrent_path.string() + ": " + add_ec.message();
+                    back_off(runtime);
+                    emit(on_event, item, "retrying", item.error);
+                    continue;
+                }
+            }
+            if (item.state == "copying") {
+                const auto transfer = bittorrent().progress(runtime.swarm_id);
+                if (!transfer) {
+                    runtime.swarm_id.clear();
+                    continue;
+                }
+                if (!transfer->complete) {
+                    if (on_event && now - runtime.last_progress >= 2s) {
+                        runtime.last_progress = now;
+                        seed_box_event event;
+                        event.assignment = item;
+                        event.kind = "copying";
+                        event.done_bytes = transfer->done_bytes;
+                        event.total_bytes = transfer->total_bytes;
+                        event.download_rate = transfer->download_rate;
+                        event.peers = transfer->peers;
+                        event.message = transfer->error;
+                        on_event(event);
+                    }
+                    continue;
+                }
+                item.state = "seeded";
+                item.error.clear();
+                std::error_code store_ec;
+                store_assignment(item, store_ec);
+                if (store_ec) {
+                    back_off(runtime);
+                    continue;
+                }
+                log.info("assigned content copied, seeding",
+                         {{"assignment", item.assignment_id}, {"doi", item.doi}});
+                emit(on_event, item, "seeded", "full copy held");
+            }
+            if (item.state == "seeded" && registered) {
+                send_report(item, runtime, on_event);
+            }
+        }
+        std::lock_guard lock(state_mutex);
+        return assignments.size();
     }
 };
 
@@ -1308,6 +1733,21 @@ std::size_t ims_client::seed_all(std::error_code& ec, std::string* detail) {
     return impl_->seed_all(ec, detail);
 }
 
+std::size_t ims_client::serve_seed_box(std::chrono::milliseconds wait, std::error_code& ec,
+                                       std::string* detail, const seed_box_callback& on_event) {
+    std::lock_guard lock(impl_->operation_mutex);
+    try {
+        return impl_->serve_seed_box(wait, ec, detail, on_event);
+    } catch (const std::system_error& error) {
+        ec = error.code();
+        set_detail(detail, error.what());
+    } catch (const std::exception& error) {
+        ec = errc::stack_failure;
+        set_detail(detail, error.what());
+    }
+    return 0;
+}
+
 void ims_client::save_resume_data() {
     std::lock_guard lock(impl_->component_mutex);
     if (impl_->shares) {
@@ -1338,6 +1778,7 @@ client_status ims_client::status() const {
     std::lock_guard lock(impl_->state_mutex);
     status.published = impl_->published;
     status.acquired = impl_->acquired;
+    status.assignments = impl_->assignments;
     return status;
 }
 

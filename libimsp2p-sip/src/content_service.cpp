@@ -31,7 +31,7 @@ std::chrono::sys_seconds to_seconds(time_point time) {
     return std::chrono::time_point_cast<std::chrono::seconds>(time);
 }
 
-const std::array<core::migration, 1> migrations{{
+const std::array<core::migration, 2> migrations{{
     {1, "content service state",
      "CREATE TABLE content ("
      " doi_key TEXT PRIMARY KEY,"
@@ -86,6 +86,20 @@ const std::array<core::migration, 1> migrations{{
      " series TEXT,"
      " expires_ms INTEGER NOT NULL,"
      " UNIQUE (call_id, local_tag));"},
+    {2, "operator seed box assignments",
+     "CREATE TABLE seed_assignments ("
+     " id TEXT PRIMARY KEY,"
+     " doi_key TEXT NOT NULL,"
+     " seed_box TEXT NOT NULL,"
+     " delivery_pending INTEGER NOT NULL DEFAULT 1,"
+     " seeded_ms INTEGER,"
+     " attempts INTEGER NOT NULL DEFAULT 0,"
+     " next_attempt_ms INTEGER NOT NULL DEFAULT 0,"
+     " last_error TEXT NOT NULL DEFAULT '',"
+     " created_ms INTEGER NOT NULL,"
+     " UNIQUE (doi_key, seed_box));"
+     "CREATE INDEX seed_assignments_pending ON seed_assignments(delivery_pending, "
+     "next_attempt_ms);"},
 }};
 
 constexpr int withdraw_tracker = 1;
@@ -115,6 +129,20 @@ std::string purchase_id_for(std::string_view issuer, std::string_view user,
     }
     const auto digest = core::sha256(core::as_bytes(input));
     return core::base64url_encode(core::byte_view(digest.data(), 16));
+}
+
+/**
+ * The id of the seed assignment of (content, seed box): derived, so it is unique per (DOI, seed
+ * box) and the same after a restart.
+ */
+std::string assignment_id_for(std::string_view doi_key, std::string_view seed_box) {
+    std::string input = "imsp2p seed assignment v1";
+    for (const auto part : {doi_key, seed_box}) {
+        input.push_back('\0');
+        input.append(part);
+    }
+    const auto digest = core::sha256(core::as_bytes(input));
+    return "sa-" + core::base64url_encode(core::byte_view(digest.data(), 16));
 }
 
 char lower_char(char c) {
@@ -380,6 +408,29 @@ purchase_row read_purchase(const core::statement& query) {
     return row;
 }
 
+struct assignment_row {
+    std::string id;
+    std::string doi_key;
+    std::string seed_box;
+    bool delivery_pending = true;
+    bool seeded = false;
+    std::uint32_t attempts = 0;
+};
+
+constexpr std::string_view assignment_columns =
+    "id, doi_key, seed_box, delivery_pending, seeded_ms IS NOT NULL, attempts";
+
+assignment_row read_assignment(const core::statement& query) {
+    assignment_row row;
+    row.id = query.column_text(0);
+    row.doi_key = query.column_text(1);
+    row.seed_box = query.column_text(2);
+    row.delivery_pending = query.column_int64(3) != 0;
+    row.seeded = query.column_int64(4) != 0;
+    row.attempts = static_cast<std::uint32_t>(query.column_int64(5));
+    return row;
+}
+
 constexpr std::string_view subscription_columns =
     "id, call_id, local_tag, remote_tag, local_uri, remote_uri, target, route, subscriber, "
     "genre, series, expires_ms";
@@ -427,6 +478,21 @@ class content_service::impl {
         if (settings.as_uri.empty()) {
             settings.as_uri = settings.content_psi;
         }
+        for (const auto& box : settings.operator_seed_boxes) {
+            std::error_code impu_ec;
+            auto parsed = core::impu::parse(box, impu_ec);
+            if (impu_ec) {
+                throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                                        "content_service: operator seed box \"" + box +
+                                            "\" is not an IMPU (" + impu_ec.message() + ")");
+            }
+            seed_boxes.push_back(std::move(parsed));
+        }
+        if (settings.operator_seed_ticket_lifetime < std::chrono::seconds(1)) {
+            throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                                    "content_service: operator_seed_ticket_lifetime must be at "
+                                    "least one second");
+        }
         if (settings.license_url.empty() && !settings.drm_url.empty()) {
             settings.license_url = settings.drm_url + "/v1/licenses";
         }
@@ -471,6 +537,7 @@ class content_service::impl {
     }
 
     service_settings settings;
+    std::vector<core::impu> seed_boxes;  // settings.operator_seed_boxes, parsed
     core::logger log;
     core::ticket_issuer issuer;
     std::shared_ptr<charging_backend> charging;
@@ -698,6 +765,207 @@ class content_service::impl {
         result.announce_url = content.tracker + "/" + result.seed_ticket;
         result.torrent_url = index->torrent_url(content.record.doi);
         result.expires = seed.expires_at;
+        return result;
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // operator seed boxes
+
+    bool is_seed_box(const core::impu& user) const {
+        return std::find(seed_boxes.begin(), seed_boxes.end(), user) != seed_boxes.end();
+    }
+
+    std::optional<assignment_row> assignment_by_id(const std::string& id) {
+        auto query = db.prepare_cached("SELECT " + std::string(assignment_columns) +
+                                       " FROM seed_assignments WHERE id = ?1");
+        query.bind(1, id);
+        if (query.step() != core::step_result::row) {
+            return std::nullopt;
+        }
+        return read_assignment(query);
+    }
+
+    /** Records one seed assignment per configured seed box (caller holds db_mutex and has an
+     *  open transaction); existing ones are kept. */
+    void insert_assignments(const content_row& content, time_point now) {
+        auto insert = db.prepare_cached(
+            "INSERT OR IGNORE INTO seed_assignments (id, doi_key, seed_box, created_ms) VALUES "
+            "(?1, ?2, ?3, ?4)");
+        for (const auto& box : seed_boxes) {
+            insert.reset();
+            insert.bind(1, assignment_id_for(content.doi_key, box.str()));
+            insert.bind(2, content.doi_key);
+            insert.bind(3, box.str());
+            insert.bind(4, to_ms(now));
+            insert.run();
+        }
+    }
+
+    seed_assignment make_seed_assignment(const assignment_row& assignment,
+                                         const content_row& content, time_point now) const {
+        auto ticket =
+            claims_for(assignment.seed_box, "tracker", now, settings.operator_seed_ticket_lifetime);
+        ticket.infohashes = {content.record.infohash_v1, content.record.infohash_v2};
+        ticket.role = core::ticket_role::operator_seed;
+        seed_assignment document;
+        document.assignment_id = assignment.id;
+        document.doi = content.record.doi;
+        document.infohash_v1 = content.record.infohash_v1;
+        document.torrent_url = index->torrent_url(content.record.doi);
+        document.announce_url = content.tracker + "/" + issue(ticket);
+        document.expires = ticket.expires_at;
+        return document;
+    }
+
+    /** The assignment MESSAGE (a fresh ticket each time); marks it in flight (caller holds
+     *  db_mutex). */
+    outgoing_request send_assignment(assignment_row& assignment, const content_row& content,
+                                     time_point now) {
+        ++assignment.attempts;
+        auto update = db.prepare_cached(
+            "UPDATE seed_assignments SET attempts = ?2, next_attempt_ms = ?3 WHERE id = ?1");
+        update.bind(1, assignment.id);
+        update.bind(2, assignment.attempts);
+        update.bind(3, to_ms(now + settings.delivery_timeout));
+        update.run();
+        auto out = message_to(assignment.seed_box, seed_assignment_media_type,
+                              make_seed_assignment(assignment, content, now).serialize(),
+                              "seed:" + assignment.id);
+        out.from_uri = settings.content_psi.empty() ? settings.as_uri : settings.content_psi;
+        return out;
+    }
+
+    /** Sends every undelivered, unseeded assignment of a content item (caller holds
+     *  db_mutex). */
+    void send_assignments(const content_row& content, time_point now,
+                          std::vector<outgoing_request>& out) {
+        std::vector<assignment_row> pending;
+        {
+            auto query = db.prepare("SELECT " + std::string(assignment_columns) +
+                                    " FROM seed_assignments WHERE doi_key = ?1 AND "
+                                    "delivery_pending != 0 AND seeded_ms IS NULL ORDER BY rowid");
+            query.bind(1, content.doi_key);
+            while (query.step() == core::step_result::row) {
+                pending.push_back(read_assignment(query));
+            }
+        }
+        for (auto& assignment : pending) {
+            out.push_back(send_assignment(assignment, content, now));
+        }
+    }
+
+    /**
+     * Tracker and index state "active" (the content key lock is held by the caller); the row
+     * is saved only when both calls succeeded.
+     */
+    void activate_content(content_row& content, std::error_code& ec, std::string& detail) {
+        ec.clear();
+        const auto tracker = tracker_by_announce(content.tracker);
+        if (tracker) {
+            tracker->set_torrent_state(content.record.infohash_v1, "active", ec, &detail);
+            if (ec) {
+                return;
+            }
+        }
+        auto record = content.record;
+        record.state = core::content_state::active;
+        index->put_entry(record, content.torrent, purchase_uri(), ec, &detail);
+        if (ec) {
+            return;
+        }
+        content.record = record;
+        std::lock_guard lock(db_mutex);
+        save_content(content, "", 0);
+    }
+
+    service_result seed_report_received(const incoming_request& request, const core::impu& user,
+                                        time_point now) {
+        service_result result;
+        if (!is_seed_box(user)) {
+            result.response = reply(403, "Forbidden (not an operator seed box)");
+            return result;
+        }
+        std::error_code ec;
+        body_error detail;
+        const auto report = seed_report::parse(request.body, ec, &detail);
+        if (ec) {
+            result.response = reply(400, "Bad Request (" + detail.message() + ")");
+            return result;
+        }
+        std::optional<assignment_row> assignment;
+        std::optional<content_row> content;
+        {
+            std::lock_guard lock(db_mutex);
+            assignment = assignment_by_id(report.assignment_id);
+            if (assignment) {
+                content = content_by("doi_key", assignment->doi_key);
+            }
+        }
+        if (!assignment || !content) {
+            result.response = reply(404, "Unknown Assignment");
+            return result;
+        }
+        std::error_code box_ec;
+        if (core::impu::parse(assignment->seed_box, box_ec) != user || box_ec) {
+            result.response = reply(403, "Forbidden (assigned to another operator seed box)");
+            return result;
+        }
+        if (report.doi.key() != assignment->doi_key) {
+            result.response = reply(400, "Bad Request (doi: does not match the assignment)");
+            return result;
+        }
+        if (report.infohash_v1 != content->record.infohash_v1) {
+            result.response =
+                reply(400, "Bad Request (infohash_v1: does not match the assignment)");
+            return result;
+        }
+        const auto guard = locks.acquire("content\n" + content->record.infohash_v1);
+        {
+            std::lock_guard lock(db_mutex);
+            assignment = assignment_by_id(report.assignment_id);
+            content = content_by("doi_key", assignment->doi_key);
+        }
+        if (assignment->seeded) {
+            result.response = reply(200, "OK");
+            return result;
+        }
+        if (content->record.state == core::content_state::withdrawn) {
+            result.response = reply(403, "Content Withdrawn");
+            return result;
+        }
+        const bool activating = content->record.state == core::content_state::muted;
+        if (activating) {
+            std::string why;
+            activate_content(*content, ec, why);
+            if (ec) {
+                log.warning("activation after a seed report failed",
+                            {{"doi", content->record.doi.str()},
+                             {"seed_box", user.str()},
+                             {"error", why.empty() ? ec.message() : why}});
+                result.response = unavailable("Activation Failed, Retry Later");
+                return result;
+            }
+        }
+        {
+            std::lock_guard lock(db_mutex);
+            auto update = db.prepare_cached(
+                "UPDATE seed_assignments SET seeded_ms = ?2, delivery_pending = 0, "
+                "last_error = '' WHERE id = ?1");
+            update.bind(1, assignment->id);
+            update.bind(2, to_ms(now));
+            update.run();
+        }
+        if (activating) {
+            log.info("content activated by operator seed box", {{"doi", content->record.doi.str()},
+                                                                {"seed_box", user.str()},
+                                                                {"assignment", assignment->id}});
+        } else {
+            log.info("operator seed box holds content already active",
+                     {{"doi", content->record.doi.str()},
+                      {"seed_box", user.str()},
+                      {"assignment", assignment->id}});
+        }
+        result.response = reply(200, "OK");
         return result;
     }
 
@@ -1073,6 +1341,7 @@ class content_service::impl {
             std::lock_guard lock(db_mutex);
             save_content(content, "", 0);
         }
+        bool just_published = false;
         if (content.step == "indexed") {
             charge_record record;
             record.charge_id = "publish:" + content.record.doi.str();
@@ -1097,7 +1366,13 @@ class content_service::impl {
                 "(SELECT COALESCE(MAX(published_seq), 0) + 1 FROM content) WHERE doi_key = ?1");
             seq.bind(1, content.doi_key);
             seq.run();
+            const bool assign =
+                content.record.state == core::content_state::muted && !seed_boxes.empty();
+            if (assign) {
+                insert_assignments(content, now);
+            }
             txn.commit();
+            just_published = assign;
             auto notifications =
                 change_notifications(content.record, catalog_event::published, now);
             out.insert(out.end(), notifications.begin(), notifications.end());
@@ -1117,6 +1392,10 @@ class content_service::impl {
             out.push_back(message_to(content.record.publisher.str(), publish_result_media_type,
                                      make_publish_result(content, now).serialize(),
                                      "publish:" + content.doi_key));
+            if (just_published) {
+                std::lock_guard lock(db_mutex);
+                send_assignments(content, now, out);
+            }
         }
         return {200, "OK", false};
     }
@@ -1539,7 +1818,9 @@ class content_service::impl {
                 {"Allow-Events",
                  std::string(content_event) + ", " + std::string(catalog_event_name)});
             result.response.headers.push_back({"Accept", std::string(acquire_media_type) + ", " +
-                                                             std::string(publish_media_type)});
+                                                             std::string(publish_media_type) +
+                                                             ", " +
+                                                             std::string(seed_report_media_type)});
             return result;
         }
         const bool message = iequals(request.method, "MESSAGE");
@@ -1586,6 +1867,9 @@ class content_service::impl {
         }
         try {
             if (message) {
+                if (iequals(request.content_type, seed_report_media_type)) {
+                    return seed_report_received(request, user, now);
+                }
                 return acquire(request, user, now);
             }
             if (publish_method) {
@@ -1646,6 +1930,20 @@ class content_service::impl {
                 save_content(*content, "result MESSAGE answered " + std::to_string(status),
                              to_ms(now + backoff(content->attempts)));
             }
+        } else if (kind == "seed") {
+            auto assignment = assignment_by_id(key);
+            if (!assignment || !assignment->delivery_pending) {
+                return;
+            }
+            auto update = db.prepare_cached(
+                "UPDATE seed_assignments SET delivery_pending = ?2, next_attempt_ms = ?3, "
+                "last_error = ?4 WHERE id = ?1");
+            update.bind(1, key);
+            update.bind(2, success ? 0 : 1);
+            update.bind(3, success ? 0 : to_ms(now + backoff(assignment->attempts)));
+            update.bind(4, success ? std::string()
+                                   : "assignment MESSAGE answered " + std::to_string(status));
+            update.run();
         } else if (kind == "notify") {
             if (!success && status < 500) {
                 auto remove = db.prepare("DELETE FROM subscriptions WHERE id = ?1");
@@ -1664,6 +1962,10 @@ class content_service::impl {
         "(step IN ('reserved', 'key_registered', 'tracked', 'indexed') OR "
         "result_pending != 0 OR withdraw_pending != 0)";
 
+    /** Seed assignments poll() (re-)sends (same parameters). */
+    static constexpr const char* assignment_due_condition =
+        "delivery_pending != 0 AND seeded_ms IS NULL AND next_attempt_ms <= ?1 AND attempts < ?2";
+
     /** @return whether the row @p key of @p table still meets @p condition (db_mutex held) */
     bool still_due(const char* table, const char* key_column, const std::string& key,
                    const char* condition, std::int64_t due, std::int64_t max_attempts) {
@@ -1675,6 +1977,41 @@ class content_service::impl {
         return query.step() == core::step_result::row;
     }
 
+    /** Re-sends one due seed assignment (under its content's lock); gives it up when its
+     *  content is gone, unpublished or withdrawn. */
+    void resend_assignment(const std::string& id, time_point now, std::int64_t due,
+                           std::int64_t max_attempts, std::vector<outgoing_request>& out) {
+        std::optional<content_row> content;
+        {
+            std::lock_guard lock(db_mutex);
+            const auto assignment = assignment_by_id(id);
+            if (assignment) {
+                content = content_by("doi_key", assignment->doi_key);
+            }
+        }
+        std::unique_ptr<key_locks::guard> guard;
+        if (content) {
+            guard = locks.acquire("content\n" + content->record.infohash_v1);
+        }
+        std::lock_guard lock(db_mutex);
+        if (!still_due("seed_assignments", "id", id, assignment_due_condition, due, max_attempts)) {
+            return;  // delivered or reported while this thread waited
+        }
+        auto assignment = assignment_by_id(id);
+        content = content_by("doi_key", assignment->doi_key);
+        if (!content || content->step != "published" ||
+            content->record.state == core::content_state::withdrawn) {
+            auto update = db.prepare_cached(
+                "UPDATE seed_assignments SET delivery_pending = 0, last_error = ?2 WHERE id = ?1");
+            update.bind(1, id);
+            update.bind(2, std::string("content withdrawn or gone; assignment dropped"));
+            update.run();
+            log.info("seed assignment dropped (content withdrawn or gone)", {{"assignment", id}});
+            return;
+        }
+        out.push_back(send_assignment(*assignment, *content, now));
+    }
+
     std::vector<outgoing_request> poll(time_point now, bool recovering) {
         std::vector<outgoing_request> out;
         const auto due = recovering ? std::numeric_limits<std::int64_t>::max() : to_ms(now);
@@ -1684,6 +2021,7 @@ class content_service::impl {
         // left to the client, which may retry with the same request_id.)
         std::vector<std::string> purchase_ids;
         std::vector<std::string> content_keys;
+        std::vector<std::string> assignment_ids;
         {
             std::lock_guard lock(db_mutex);
             auto query =
@@ -1699,6 +2037,13 @@ class content_service::impl {
             pending.bind(2, max_attempts);
             while (pending.step() == core::step_result::row) {
                 content_keys.push_back(pending.column_text(0));
+            }
+            auto assignments = db.prepare(std::string("SELECT id FROM seed_assignments WHERE ") +
+                                          assignment_due_condition);
+            assignments.bind(1, due);
+            assignments.bind(2, max_attempts);
+            while (assignments.step() == core::step_result::row) {
+                assignment_ids.push_back(assignments.column_text(0));
             }
         }
         for (const auto& id : purchase_ids) {
@@ -1762,6 +2107,15 @@ class content_service::impl {
             } catch (const std::exception& failure) {
                 log.error("resuming a publish or withdrawal failed",
                           {{"doi", content->record.doi.str()}, {"error", failure.what()}});
+            }
+        }
+
+        for (const auto& id : assignment_ids) {
+            try {
+                resend_assignment(id, now, due, max_attempts, out);
+            } catch (const std::exception& failure) {
+                log.error("re-sending a seed assignment failed",
+                          {{"assignment", id}, {"error", failure.what()}});
             }
         }
 
@@ -1852,23 +2206,29 @@ void content_service::activate(const core::doi& doi, std::chrono::system_clock::
         return;
     }
     std::string detail;
-    const auto tracker = impl_->tracker_by_announce(content->tracker);
-    if (tracker) {
-        tracker->set_torrent_state(content->record.infohash_v1, "active", ec, &detail);
-        if (ec) {
-            return;
-        }
+    impl_->activate_content(*content, ec, detail);
+    if (!ec) {
+        impl_->log.info("content activated by the operator", {{"doi", content->record.doi.str()}});
     }
-    auto record = content->record;
-    record.state = core::content_state::active;
-    impl_->index->put_entry(record, content->torrent, impl_->purchase_uri(), ec, &detail);
-    if (ec) {
-        return;
-    }
-    content->record = record;
-    std::lock_guard lock(impl_->db_mutex);
-    impl_->save_content(*content, "", 0);
     (void)now;
+}
+
+std::vector<seed_assignment_info> content_service::seed_assignments(const core::doi& doi) const {
+    std::lock_guard lock(impl_->db_mutex);
+    std::vector<seed_assignment_info> out;
+    auto content = impl_->content_by("doi_key", doi.key());
+    if (!content) {
+        return out;
+    }
+    auto query = impl_->db.prepare("SELECT " + std::string(assignment_columns) +
+                                   " FROM seed_assignments WHERE doi_key = ?1 ORDER BY rowid");
+    query.bind(1, doi.key());
+    while (query.step() == core::step_result::row) {
+        const auto row = read_assignment(query);
+        out.push_back({row.id, content->record.doi.str(), row.seed_box, row.delivery_pending,
+                       row.seeded, row.attempts});
+    }
+    return out;
 }
 
 std::optional<core::content_record> content_service::find_content(const core::doi& doi) const {

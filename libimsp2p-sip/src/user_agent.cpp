@@ -555,19 +555,35 @@ class user_agent::impl {
             nta_incoming_destroy(irq);
             return 0;
         }
+        incoming_verdict verdict;
         if (method != sip_method_options) {
             msg_t* msg = nta_incoming_getrequest(irq);
             try {
-                push(detail::to_incoming_request(msg, sip));
+                incoming_request request = detail::to_incoming_request(msg, sip);
+                if (settings_.accept) {
+                    verdict = settings_.accept(request);
+                    if (verdict.status < 200 || verdict.status > 699) {
+                        verdict = {500, "Server Internal Error", {}};
+                    }
+                }
+                if (verdict.status < 300) {
+                    push(std::move(request));
+                }
             } catch (const std::exception& error) {
-                log_.error("cannot queue request", {{"error", error.what()}});
+                log_.error("cannot take request", {{"error", error.what()}});
+                verdict = {500, "Server Internal Error", {}};
             }
             msg_destroy(msg);
         }
         detail::tag_list tags;
         tags.str(siptag_user_agent_str, settings_.user_agent);
+        const std::string extra = detail::header_lines(verdict.headers);
+        if (!extra.empty()) {
+            tags.str(siptag_header_str, extra);
+        }
         nta_incoming_tag(irq, nullptr);
-        nta_incoming_treply(irq, 200, "OK", tag_next, tags.next(), detail::tag_end, tag_value_t{0});
+        nta_incoming_treply(irq, verdict.status, verdict.reason.c_str(), tag_next, tags.next(),
+                            detail::tag_end, tag_value_t{0});
         nta_incoming_destroy(irq);
         return 0;
     }

@@ -1,5 +1,5 @@
 // Fuzz target for the content service's JSON bodies (imsp2p/sip/bodies.hpp). The input is
-// parsed as each of the five documents: no parser may crash, a refusal must name a reason, and
+// parsed as each of the seven documents: no parser may crash, a refusal must name a reason, and
 // whatever a parser accepts must serialise and parse back to the same serialisation.
 // Seeds: one valid document of each kind plus near misses.
 
@@ -41,5 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check<imsp2p::sip::ticket_document>(text);
     check<imsp2p::sip::publish_result>(text);
     check<imsp2p::sip::catalog_notification>(text);
+    check<imsp2p::sip::seed_assignment>(text);
+    check<imsp2p::sip::seed_report>(text);
     return 0;
 }

@@ -2,6 +2,9 @@
 
 #include "sip_test_support.hpp"
 
+#include <imsp2p/core/config.hpp>
+#include <imsp2p/core/error.hpp>
+
 #include <gtest/gtest.h>
 
 #include <future>
@@ -74,4 +77,64 @@ TEST(AsRunner, RunsUntilStopIsRequested) {
     runner.request_stop();
     ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
     EXPECT_EQ(result.get(), 0);
+}
+
+namespace {
+
+/** The config_bad_value message service_settings_from() throws for a document. */
+std::string service_settings_refusal(const char* document) {
+    try {
+        (void)sip::service_settings_from(core::config::parse(document));
+    } catch (const std::system_error& failure) {
+        EXPECT_EQ(failure.code(), core::errc::config_bad_value) << document;
+        return failure.what();
+    }
+    ADD_FAILURE() << "accepted " << document;
+    return {};
+}
+
+}  // namespace
+
+TEST(AsRunner, OperatorSeedBoxSettingsComeFromTheConfiguration) {
+    const auto defaults = sip::service_settings_from(core::config::parse("{}"));
+    EXPECT_TRUE(defaults.operator_seed_boxes.empty());
+    EXPECT_EQ(defaults.operator_seed_ticket_lifetime, std::chrono::hours(24 * 30));
+
+    const auto settings = sip::service_settings_from(core::config::parse(R"({"service": {
+        "mute_until_operator_seeded": true,
+        "operator_seed_boxes": ["sip:seedbox@ims.example", "sip:seedbox2@ims.example"],
+        "operator_seed_ticket_lifetime": 86400}})"));
+    EXPECT_TRUE(settings.mute_until_operator_seeded);
+    EXPECT_EQ(settings.operator_seed_boxes,
+              (std::vector<std::string>{"sip:seedbox@ims.example", "sip:seedbox2@ims.example"}));
+    EXPECT_EQ(settings.operator_seed_ticket_lifetime, std::chrono::seconds(86400));
+    EXPECT_EQ(sip::service_settings_from(
+                  core::config::parse(R"({"service": {"operator_seed_ticket_lifetime": "7d"}})"))
+                  .operator_seed_ticket_lifetime,
+              std::chrono::hours(24 * 7));
+}
+
+TEST(AsRunner, OperatorSeedBoxSettingsAreCheckedStrictly) {
+    EXPECT_NE(service_settings_refusal(R"({"service": {"operator_seed_boxes": "sip:a@b"}})")
+                  .find("/service/operator_seed_boxes"),
+              std::string::npos);
+    EXPECT_NE(service_settings_refusal(R"({"service": {"operator_seed_boxes": ["sip:a@b", 5]}})")
+                  .find("/service/operator_seed_boxes"),
+              std::string::npos);
+    const auto not_impu = service_settings_refusal(
+        R"({"service": {"operator_seed_boxes": ["sip:seedbox@ims.example", "seedbox"]}})");
+    EXPECT_NE(not_impu.find("/service/operator_seed_boxes/1"), std::string::npos) << not_impu;
+    EXPECT_NE(not_impu.find("\"seedbox\""), std::string::npos) << not_impu;
+    const auto duplicate = service_settings_refusal(
+        R"({"service": {"operator_seed_boxes": ["sip:seedbox@ims.example",
+                                                 "sip:seedbox@ims.example"]}})");
+    EXPECT_NE(duplicate.find("/service/operator_seed_boxes/1: duplicate"), std::string::npos)
+        << duplicate;
+    for (const char* lifetime : {"0", "\"0s\"", "\"1500ms\"", "-5", "\"soon\"", "true"}) {
+        const std::string document =
+            std::string(R"({"service": {"operator_seed_ticket_lifetime": )") + lifetime + "}}";
+        const auto message = service_settings_refusal(document.c_str());
+        EXPECT_NE(message.find("/service/operator_seed_ticket_lifetime"), std::string::npos)
+            << lifetime << ": " << message;
+    }
 }

@@ -179,3 +179,147 @@ TEST(Bodies, TicketDocumentPublishResultAndCatalogRoundTrip) {
     broken["entries"][0]["record"]["kid"] = "x";
     EXPECT_EQ(refusal<sip::catalog_notification>(broken.dump()).member, "entries.0.record.kid");
 }
+
+namespace {
+
+json seed_assignment_json() {
+    return {{"assignment_id", "sa-10.5555/x-sip:seedbox@ims.example"},
+            {"doi", "10.5555/x"},
+            {"infohash_v1", "0123456789ABCDEF0123456789abcdef01234567"},
+            {"torrent_url", "http://index/torrents/10.5555%2Fx.torrent"},
+            {"announce_url", "https://tracker:6969/announce/a.b.c"},
+            {"expires", 1800000000}};
+}
+
+json seed_report_json() {
+    return {{"assignment_id", "sa-1"},
+            {"doi", "doi:10.5555/X"},
+            {"infohash_v1", "0123456789ABCDEF0123456789abcdef01234567"},
+            {"state", "seeded"}};
+}
+
+}  // namespace
+
+TEST(Bodies, SeedAssignmentRoundTripsAndFoldsTheInfohash) {
+    const auto parsed = sip::seed_assignment::parse(seed_assignment_json().dump());
+    EXPECT_EQ(parsed.assignment_id, "sa-10.5555/x-sip:seedbox@ims.example");
+    EXPECT_EQ(parsed.doi.str(), "10.5555/x");
+    EXPECT_EQ(parsed.infohash_v1, "0123456789abcdef0123456789abcdef01234567");
+    EXPECT_EQ(parsed.torrent_url, "http://index/torrents/10.5555%2Fx.torrent");
+    EXPECT_EQ(parsed.announce_url, "https://tracker:6969/announce/a.b.c");
+    EXPECT_EQ(parsed.expires, std::chrono::sys_seconds(std::chrono::seconds(1800000000)));
+    const auto again = sip::seed_assignment::parse(parsed.serialize());
+    EXPECT_EQ(again.serialize(), parsed.serialize());
+    EXPECT_EQ(again.to_json()["expires"], 1800000000);
+    EXPECT_EQ(sip::seed_assignment_media_type, "application/vnd.imsp2p.seed-assignment+json");
+    EXPECT_THROW((void)sip::seed_assignment::parse("{}"), std::system_error);
+    try {
+        (void)sip::seed_assignment::parse(R"({"assignment_id":"a"})");
+        ADD_FAILURE() << "parsed a document without doi";
+    } catch (const std::system_error& failure) {
+        EXPECT_EQ(failure.code(), sip::errc::bad_body);
+        EXPECT_NE(std::string(failure.what()).find("doi: missing"), std::string::npos);
+    }
+    // Unknown members are ignored (forward compatibility).
+    auto extended = seed_assignment_json();
+    extended["priority"] = 3;
+    EXPECT_EQ(sip::seed_assignment::parse(extended.dump()).serialize(), parsed.serialize());
+}
+
+TEST(Bodies, SeedAssignmentNamesEveryMissingOrBadMember) {
+    const auto body = seed_assignment_json();
+    for (const char* member :
+         {"assignment_id", "doi", "infohash_v1", "torrent_url", "announce_url", "expires"}) {
+        auto missing = body;
+        missing.erase(member);
+        const auto detail = refusal<sip::seed_assignment>(missing.dump());
+        EXPECT_EQ(detail.member, member);
+        EXPECT_EQ(detail.reason, "missing");
+        auto null_member = body;
+        null_member[member] = nullptr;
+        EXPECT_EQ(refusal<sip::seed_assignment>(null_member.dump()).member, member);
+    }
+    for (const char* url : {"torrent_url", "announce_url"}) {
+        for (const char* value : {"ftp://index/x.torrent", "udp://tracker:6969/announce/a.b.c",
+                                  "index/x.torrent", "http://has space/x"}) {
+            auto bad = body;
+            bad[url] = value;
+            const auto detail = refusal<sip::seed_assignment>(bad.dump());
+            EXPECT_EQ(detail.member, url) << value;
+            EXPECT_EQ(detail.reason, "must be an http or https URL") << value;
+        }
+    }
+    for (const char* value : {"0123", "0123456789abcdef0123456789abcdef0123456g",
+                              "0123456789abcdef0123456789abcdef012345678"}) {
+        auto bad = body;
+        bad["infohash_v1"] = value;
+        EXPECT_EQ(refusal<sip::seed_assignment>(bad.dump()).member, "infohash_v1") << value;
+    }
+    auto bad = body;
+    bad["infohash_v1"] = 42;
+    EXPECT_EQ(refusal<sip::seed_assignment>(bad.dump()).reason, "must be a string");
+    bad = body;
+    bad["infohash_v1"] = "0123456789abcdef0123456789abcdef0123456g";
+    EXPECT_EQ(refusal<sip::seed_assignment>(bad.dump()).reason, "must be 40 hex digits");
+    bad = body;
+    bad["assignment_id"] = "has space";
+    EXPECT_EQ(refusal<sip::seed_assignment>(bad.dump()).member, "assignment_id");
+    bad["assignment_id"] = std::string(129, 'a');
+    EXPECT_EQ(refusal<sip::seed_assignment>(bad.dump()).member, "assignment_id");
+    bad["assignment_id"] = "";
+    EXPECT_EQ(refusal<sip::seed_assignment>(bad.dump()).reason, "must not be empty");
+    bad = body;
+    bad["doi"] = "doi:10.5555/x";  // the AS sends canonical DOIs only
+    EXPECT_EQ(refusal<sip::seed_assignment>(bad.dump()).member, "doi");
+    bad = body;
+    bad["expires"] = -5;
+    EXPECT_EQ(refusal<sip::seed_assignment>(bad.dump()).member, "expires");
+    bad["expires"] = "1800000000";
+    EXPECT_EQ(refusal<sip::seed_assignment>(bad.dump()).member, "expires");
+    EXPECT_EQ(refusal<sip::seed_assignment>(R"({"assignment_id":"a","assignment_id":"b"})").reason,
+              "duplicate member \"assignment_id\"");
+    EXPECT_EQ(refusal<sip::seed_assignment>("[]").reason, "not a JSON object");
+}
+
+TEST(Bodies, SeedReportRoundTripsAndAcceptsOnlySeeded) {
+    const auto parsed = sip::seed_report::parse(seed_report_json().dump());
+    EXPECT_EQ(parsed.assignment_id, "sa-1");
+    EXPECT_EQ(parsed.doi.str(), "10.5555/X");
+    EXPECT_EQ(parsed.infohash_v1, "0123456789abcdef0123456789abcdef01234567");
+    EXPECT_EQ(parsed.state, "seeded");
+    const auto again = sip::seed_report::parse(parsed.serialize());
+    EXPECT_EQ(again.serialize(), parsed.serialize());
+    EXPECT_EQ(again.to_json()["doi"], "10.5555/X");
+    EXPECT_EQ(sip::seed_report_media_type, "application/vnd.imsp2p.seed-report+json");
+    EXPECT_THROW((void)sip::seed_report::parse(R"({"state":"seeded"})"), std::system_error);
+
+    const auto body = seed_report_json();
+    for (const char* member : {"assignment_id", "doi", "infohash_v1", "state"}) {
+        auto missing = body;
+        missing.erase(member);
+        const auto detail = refusal<sip::seed_report>(missing.dump());
+        EXPECT_EQ(detail.member, member);
+        EXPECT_EQ(detail.reason, "missing");
+    }
+    for (const char* state : {"seeding", "Seeded", "failed", "active"}) {
+        auto bad = body;
+        bad["state"] = state;
+        const auto detail = refusal<sip::seed_report>(bad.dump());
+        EXPECT_EQ(detail.member, "state") << state;
+        EXPECT_EQ(detail.reason, "must be \"seeded\"") << state;
+    }
+    auto bad = body;
+    bad["state"] = true;
+    EXPECT_EQ(refusal<sip::seed_report>(bad.dump()).member, "state");
+    bad = body;
+    bad["infohash_v1"] = std::string(64, 'a');  // a v2 hash is not a v1 infohash
+    EXPECT_EQ(refusal<sip::seed_report>(bad.dump()).member, "infohash_v1");
+    bad["infohash_v1"] = "zz23456789abcdef0123456789abcdef01234567";
+    EXPECT_EQ(refusal<sip::seed_report>(bad.dump()).reason, "must be 40 hex digits");
+    bad = body;
+    bad["doi"] = "11.5/x";
+    EXPECT_EQ(refusal<sip::seed_report>(bad.dump()).member, "doi");
+    bad = body;
+    bad["assignment_id"] = "tab\there";
+    EXPECT_EQ(refusal<sip::seed_report>(bad.dump()).member, "assignment_id");
+}

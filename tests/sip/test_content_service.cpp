@@ -8,8 +8,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include <atomic>
 #include <stdexcept>
@@ -17,6 +19,7 @@
 
 using namespace as_test;
 using imsp2p::core::ticket_role;
+using nlohmann::json;
 using std::chrono::system_clock;
 
 namespace {
@@ -813,4 +816,359 @@ TEST_F(ContentService, SkipsUnreachableTrackersAndResumesAPublishLater) {
     EXPECT_TRUE(index_->index->find(result.doi, false, ec).has_value());
     service->on_outcome(resumed[0].correlation_id, 200);
     EXPECT_TRUE(service->poll(now + std::chrono::hours(1)).empty());
+}
+
+namespace {
+
+constexpr const char* seedbox = "sip:seedbox@ims.example";
+constexpr const char* seedbox2 = "sip:seedbox2@ims.example";
+
+/** The content service with operator seed boxes, and helpers for the seed box flow. */
+class ContentServiceSeedBox : public ContentService {
+  protected:
+    sip::service_settings seeded_settings() const {
+        auto out = settings();
+        out.mute_until_operator_seeded = true;
+        out.operator_seed_boxes = {seedbox, seedbox2};
+        out.operator_seed_ticket_lifetime = std::chrono::hours(2);
+        return out;
+    }
+
+    /** Publishes content_ as alice; returns every request the publish sent. */
+    std::vector<sip::outgoing_request> publish_all(sip::content_service& service) {
+        const auto result =
+            service.handle(request("PUBLISH", alice, publish_body(content_, "A Movie"),
+                                   std::string(sip::publish_media_type), "imsp2p-content"),
+                           system_clock::now());
+        EXPECT_EQ(result.response.status, 200) << result.response.reason;
+        return messages(result);
+    }
+
+    /** The assignment MESSAGEs among @p sent. */
+    static std::vector<sip::outgoing_request> assignments(
+        const std::vector<sip::outgoing_request>& sent) {
+        std::vector<sip::outgoing_request> out;
+        for (const auto& message : sent) {
+            if (message.content_type == sip::seed_assignment_media_type) {
+                out.push_back(message);
+            }
+        }
+        return out;
+    }
+
+    /** A seed report MESSAGE from @p from for @p assignment. */
+    static sip::incoming_request report(const std::string& from,
+                                        const sip::seed_assignment& assignment) {
+        sip::seed_report body;
+        body.assignment_id = assignment.assignment_id;
+        body.doi = assignment.doi;
+        body.infohash_v1 = assignment.infohash_v1;
+        return request("MESSAGE", from, body.serialize(), std::string(sip::seed_report_media_type));
+    }
+
+    /** The tracker that holds content_ (the AS picks one of the two). */
+    running_tracker& holding_tracker() const {
+        return tracker_a_->state_of(content_.infohash_v1).empty() ? *tracker_b_ : *tracker_a_;
+    }
+
+    std::string tracker_state() const { return holding_tracker().state_of(content_.infohash_v1); }
+
+    core::content_state index_state(const core::doi& doi) const {
+        std::error_code ec;
+        const auto entry = index_->index->find(doi, false, ec);
+        EXPECT_FALSE(ec) << ec.message();
+        return entry ? entry->record.state : core::content_state::withdrawn;
+    }
+};
+
+}  // namespace
+
+TEST_F(ContentServiceSeedBox, MutedPublishSendsOneAssignmentPerSeedBoxWithAnOperatorSeedTicket) {
+    auto service = make_service(seeded_settings());
+    const auto before = system_clock::now();
+    const auto sent = publish_all(*service);
+    ASSERT_EQ(sent.size(), 3u);
+    ASSERT_EQ(sent[0].content_type, sip::publish_result_media_type);
+    const auto result = sip::publish_result::parse(sent[0].body);
+    EXPECT_EQ(result.state, core::content_state::muted);
+    EXPECT_EQ(tracker_state(), "muted");
+    EXPECT_EQ(service->find_content(result.doi)->state, core::content_state::muted);
+    EXPECT_EQ(index_state(result.doi), core::content_state::muted);
+
+    const auto sent_assignments = assignments(sent);
+    ASSERT_EQ(sent_assignments.size(), 2u);
+    std::set<std::string> ids;
+    std::set<std::string> correlations;
+    core::ticket_verifier tracker_verifier("tracker", as_keys_);
+    const auto tracker_prefix =
+        result.announce_url.substr(0, result.announce_url.size() - result.seed_ticket.size());
+    for (std::size_t i = 0; i < sent_assignments.size(); ++i) {
+        const auto& message = sent_assignments[i];
+        const std::string box = i == 0 ? seedbox : seedbox2;
+        EXPECT_EQ(message.method, "MESSAGE");
+        EXPECT_EQ(message.request_uri, box);
+        EXPECT_EQ(message.to_uri, box);
+        EXPECT_EQ(message.from_uri, content_psi);
+        EXPECT_EQ(message.route, std::vector<std::string>{"<sip:scscf.op.example;lr>"});
+        const auto assignment = sip::seed_assignment::parse(message.body);
+        ids.insert(assignment.assignment_id);
+        correlations.insert(message.correlation_id);
+        EXPECT_EQ(assignment.doi, result.doi);
+        EXPECT_EQ(assignment.infohash_v1, content_.infohash_v1);
+        EXPECT_EQ(assignment.torrent_url, result.torrent_url);
+        ASSERT_TRUE(assignment.announce_url.starts_with(tracker_prefix)) << assignment.announce_url;
+        const auto ticket = tracker_verifier.verify(
+            assignment.announce_url.substr(tracker_prefix.size()), system_clock::now());
+        EXPECT_EQ(ticket.role, ticket_role::operator_seed);
+        EXPECT_EQ(ticket.subject, box);
+        EXPECT_NE(
+            std::find(ticket.infohashes.begin(), ticket.infohashes.end(), content_.infohash_v1),
+            ticket.infohashes.end());
+        EXPECT_EQ(assignment.expires, ticket.expires_at);
+        EXPECT_EQ(ticket.expires_at - ticket.issued_at, std::chrono::hours(2));
+        EXPECT_GE(ticket.issued_at + std::chrono::seconds(1), before);
+    }
+    EXPECT_EQ(ids.size(), 2u);
+    EXPECT_EQ(correlations.size(), 2u);
+    const auto stored = service->seed_assignments(result.doi);
+    ASSERT_EQ(stored.size(), 2u);
+    EXPECT_EQ(stored[0].seed_box, seedbox);
+    EXPECT_EQ(stored[1].seed_box, seedbox2);
+    EXPECT_TRUE(stored[0].delivery_pending);
+    EXPECT_FALSE(stored[0].seeded);
+    EXPECT_EQ(stored[0].attempts, 1u);
+    EXPECT_EQ(ids, (std::set<std::string>{stored[0].id, stored[1].id}));
+
+    // Delivered: nothing more is sent.
+    for (const auto& message : sent) {
+        service->on_outcome(message.correlation_id, 200);
+    }
+    EXPECT_FALSE(service->seed_assignments(result.doi)[0].delivery_pending);
+    EXPECT_TRUE(service->poll(system_clock::now() + std::chrono::hours(1)).empty());
+    EXPECT_TRUE(service->recover(system_clock::now()).empty());
+}
+
+TEST_F(ContentServiceSeedBox, OnlyTheAssignedSeedBoxsReportActivatesAndRepeatsAreIdempotent) {
+    auto service = make_service(seeded_settings());
+    const auto sent = publish_all(*service);
+    for (const auto& message : sent) {
+        service->on_outcome(message.correlation_id, 200);
+    }
+    const auto sent_assignments = assignments(sent);
+    ASSERT_EQ(sent_assignments.size(), 2u);
+    const auto assignment = sip::seed_assignment::parse(sent_assignments[0].body);
+    const auto other = sip::seed_assignment::parse(sent_assignments[1].body);
+    const auto doi = assignment.doi;
+    const auto now = system_clock::now();
+    auto unchanged = [&] {
+        EXPECT_EQ(tracker_state(), "muted");
+        EXPECT_EQ(service->find_content(doi)->state, core::content_state::muted);
+        EXPECT_EQ(index_state(doi), core::content_state::muted);
+        for (const auto& stored : service->seed_assignments(doi)) {
+            EXPECT_FALSE(stored.seeded);
+        }
+    };
+
+    // Anyone else: 403, nothing changes (the publisher, a buyer, the other seed box).
+    for (const char* user : {alice, bob}) {
+        const auto refused = service->handle(report(user, assignment), now);
+        EXPECT_EQ(refused.response.status, 403);
+        EXPECT_EQ(refused.response.reason, "Forbidden (not an operator seed box)");
+        EXPECT_TRUE(refused.requests.empty());
+    }
+    EXPECT_EQ(service->handle(report(seedbox2, assignment), now).response.status, 403);
+    unchanged();
+
+    // Unknown assignment: 404; mismatches and bad bodies: 400.
+    auto unknown = assignment;
+    unknown.assignment_id = "sa-unknown";
+    EXPECT_EQ(service->handle(report(seedbox, unknown), now).response.status, 404);
+    auto wrong_doi = assignment;
+    wrong_doi.doi = core::doi::parse("10.5555/other");
+    const auto doi_mismatch = service->handle(report(seedbox, wrong_doi), now).response;
+    EXPECT_EQ(doi_mismatch.status, 400);
+    EXPECT_NE(doi_mismatch.reason.find("doi"), std::string::npos) << doi_mismatch.reason;
+    auto wrong_hash = assignment;
+    wrong_hash.infohash_v1 = std::string(40, 'f');
+    const auto hash_mismatch = service->handle(report(seedbox, wrong_hash), now).response;
+    EXPECT_EQ(hash_mismatch.status, 400);
+    EXPECT_NE(hash_mismatch.reason.find("infohash_v1"), std::string::npos) << hash_mismatch.reason;
+    auto bad_state = report(seedbox, assignment);
+    auto body = json::parse(bad_state.body);
+    body["state"] = "seeding";
+    bad_state.body = body.dump();
+    const auto bad = service->handle(bad_state, now).response;
+    EXPECT_EQ(bad.status, 400);
+    EXPECT_EQ(bad.reason, "Bad Request (state: must be \"seeded\")");
+    unchanged();
+
+    // The assigned seed box: activation.
+    const auto accepted = service->handle(report(seedbox, assignment), now);
+    EXPECT_EQ(accepted.response.status, 200) << accepted.response.reason;
+    EXPECT_TRUE(accepted.requests.empty());
+    EXPECT_EQ(tracker_state(), "active");
+    EXPECT_EQ(service->find_content(doi)->state, core::content_state::active);
+    EXPECT_EQ(index_state(doi), core::content_state::active);
+    auto stored = service->seed_assignments(doi);
+    ASSERT_EQ(stored.size(), 2u);
+    EXPECT_TRUE(stored[0].seeded);
+    EXPECT_FALSE(stored[1].seeded);
+
+    // A repeat is 200 without a second activation: put the tracker back to muted behind the
+    // AS's back; a second activation would open it again.
+    holding_tracker().service->set_state(core::to_string(core::from_hex(content_.infohash_v1)),
+                                         imsp2p::tracker::torrent_state::muted);
+    EXPECT_EQ(service->handle(report(seedbox, assignment), now).response.status, 200);
+    EXPECT_EQ(tracker_state(), "muted");
+
+    // The second seed box reports on content already active: recorded, no activation either.
+    EXPECT_EQ(service->handle(report(seedbox2, other), now).response.status, 200);
+    EXPECT_EQ(tracker_state(), "muted");
+    stored = service->seed_assignments(doi);
+    EXPECT_TRUE(stored[0].seeded);
+    EXPECT_TRUE(stored[1].seeded);
+}
+
+TEST_F(ContentServiceSeedBox, UndeliveredAssignmentIsResentByPollAndAfterARestart) {
+    auto config = seeded_settings();
+    config.operator_seed_boxes = {seedbox};
+    auto service = make_service(config);
+    const auto sent = publish_all(*service);
+    ASSERT_EQ(sent.size(), 2u);
+    service->on_outcome(sent[0].correlation_id, 200);  // the publish result
+    const auto first = sip::seed_assignment::parse(sent[1].body);
+    const auto doi = first.doi;
+
+    // In flight: poll() waits for the outcome (or the delivery timeout).
+    EXPECT_TRUE(service->poll(system_clock::now()).empty());
+    service->on_outcome(sent[1].correlation_id, 480);
+    const auto resent = service->poll(system_clock::now() + std::chrono::minutes(2));
+    ASSERT_EQ(resent.size(), 1u);
+    EXPECT_EQ(resent[0].request_uri, seedbox);
+    EXPECT_EQ(resent[0].correlation_id, sent[1].correlation_id);
+    EXPECT_EQ(sip::seed_assignment::parse(resent[0].body).assignment_id, first.assignment_id);
+    EXPECT_EQ(service->seed_assignments(doi)[0].attempts, 2u);
+
+    // The AS restarts on the same database before the outcome: recover() sends it again.
+    service.reset();
+    service = make_service(config);
+    const auto recovered = service->recover(system_clock::now());
+    ASSERT_EQ(recovered.size(), 1u);
+    EXPECT_EQ(recovered[0].content_type, sip::seed_assignment_media_type);
+    const auto again = sip::seed_assignment::parse(recovered[0].body);
+    EXPECT_EQ(again.assignment_id, first.assignment_id);
+    EXPECT_EQ(again.doi, doi);
+    service->on_outcome(recovered[0].correlation_id, 202);
+    EXPECT_TRUE(service->recover(system_clock::now()).empty());
+    EXPECT_FALSE(service->seed_assignments(doi)[0].delivery_pending);
+
+    // The restarted AS accepts the report.
+    EXPECT_EQ(service->handle(report(seedbox, again), system_clock::now()).response.status, 200);
+    EXPECT_EQ(tracker_state(), "active");
+    EXPECT_TRUE(service->seed_assignments(doi)[0].seeded);
+}
+
+TEST_F(ContentServiceSeedBox, ReportedAssignmentIsNotResentEvenIfItsDeliveryWasNotConfirmed) {
+    auto config = seeded_settings();
+    config.operator_seed_boxes = {seedbox};
+    auto service = make_service(config);
+    const auto sent = publish_all(*service);
+    ASSERT_EQ(sent.size(), 2u);
+    service->on_outcome(sent[0].correlation_id, 200);
+    const auto assignment = sip::seed_assignment::parse(sent[1].body);
+    EXPECT_EQ(service->handle(report(seedbox, assignment), system_clock::now()).response.status,
+              200);
+    EXPECT_TRUE(service->recover(system_clock::now()).empty());
+    service->on_outcome(sent[1].correlation_id, 408);
+    EXPECT_TRUE(service->poll(system_clock::now() + std::chrono::hours(1)).empty());
+}
+
+TEST_F(ContentServiceSeedBox, ActivationFailureAnswers503AndLeavesTheAssignmentUnseeded) {
+    auto config = seeded_settings();
+    config.operator_seed_boxes = {seedbox};
+    config.http_timeout = std::chrono::milliseconds(500);
+    auto service = make_service(config);
+    const auto sent = publish_all(*service);
+    ASSERT_EQ(sent.size(), 2u);
+    const auto assignment = sip::seed_assignment::parse(sent[1].body);
+    // The tracker holding the content goes away.
+    if (tracker_a_->state_of(content_.infohash_v1).empty()) {
+        tracker_b_.reset();
+    } else {
+        tracker_a_.reset();
+    }
+    const auto answer = service->handle(report(seedbox, assignment), system_clock::now());
+    EXPECT_EQ(answer.response.status, 503);
+    EXPECT_EQ(header_of(answer.response, "Retry-After"), "30");
+    EXPECT_FALSE(service->seed_assignments(assignment.doi)[0].seeded);
+    EXPECT_EQ(service->find_content(assignment.doi)->state, core::content_state::muted);
+    EXPECT_EQ(index_state(assignment.doi), core::content_state::muted);
+}
+
+TEST_F(ContentServiceSeedBox, WithoutSeedBoxesOrWithoutMutingNoAssignmentIsSent) {
+    // Muted, no seed box: as before, muted until an operator activates it; reports are refused.
+    auto muted_only = settings();
+    muted_only.mute_until_operator_seeded = true;
+    {
+        auto service = make_service(muted_only);
+        const auto sent = publish_all(*service);
+        ASSERT_EQ(sent.size(), 1u);
+        const auto result = sip::publish_result::parse(sent[0].body);
+        EXPECT_EQ(result.state, core::content_state::muted);
+        EXPECT_TRUE(service->seed_assignments(result.doi).empty());
+        sip::seed_assignment made_up;
+        made_up.assignment_id = "sa-x";
+        made_up.doi = result.doi;
+        made_up.infohash_v1 = content_.infohash_v1;
+        EXPECT_EQ(service->handle(report(seedbox, made_up), system_clock::now()).response.status,
+                  403);
+        EXPECT_EQ(tracker_state(), "muted");
+    }
+    // Seed boxes without muting: the content is active at once, nobody is assigned.
+    auto unmuted = settings();
+    unmuted.operator_seed_boxes = {seedbox};
+    unmuted.database_path = dir_.path() / "as" / "unmuted.sqlite";
+    auto service = make_service(unmuted);
+    const auto other = package(dir_.path(), "other", drm_->service->encryption_key());
+    const auto result =
+        service->handle(request("PUBLISH", alice, publish_body(other, "Other"),
+                                std::string(sip::publish_media_type), "imsp2p-content"),
+                        system_clock::now());
+    ASSERT_EQ(result.response.status, 200) << result.response.reason;
+    const auto sent = messages(result);
+    ASSERT_EQ(sent.size(), 1u);
+    const auto published = sip::publish_result::parse(sent[0].body);
+    EXPECT_EQ(published.state, core::content_state::active);
+    EXPECT_TRUE(service->seed_assignments(published.doi).empty());
+}
+
+TEST_F(ContentServiceSeedBox, RefusesABadSeedBoxSetting) {
+    auto config = seeded_settings();
+    config.operator_seed_boxes = {"not an impu"};
+    EXPECT_THROW((void)make_service(config), std::system_error);
+    config = seeded_settings();
+    config.operator_seed_ticket_lifetime = std::chrono::seconds(0);
+    EXPECT_THROW((void)make_service(config), std::system_error);
+}
+
+TEST_F(ContentServiceSeedBox, WithdrawnContentDropsItsAssignmentsAndRefusesReports) {
+    auto config = seeded_settings();
+    config.operator_seed_boxes = {seedbox};
+    auto service = make_service(config);
+    const auto sent = publish_all(*service);
+    ASSERT_EQ(sent.size(), 2u);
+    service->on_outcome(sent[0].correlation_id, 200);
+    service->on_outcome(sent[1].correlation_id, 503);
+    const auto assignment = sip::seed_assignment::parse(sent[1].body);
+    std::error_code ec;
+    (void)service->withdraw(assignment.doi, system_clock::now(), ec);
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_TRUE(assignments(service->poll(system_clock::now() + std::chrono::minutes(2))).empty());
+    const auto stored = service->seed_assignments(assignment.doi);
+    ASSERT_EQ(stored.size(), 1u);
+    EXPECT_FALSE(stored[0].delivery_pending);
+    const auto refused = service->handle(report(seedbox, assignment), system_clock::now());
+    EXPECT_EQ(refused.response.status, 403);
+    EXPECT_EQ(refused.response.reason, "Content Withdrawn");
+    EXPECT_FALSE(service->seed_assignments(assignment.doi)[0].seeded);
 }

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -338,4 +339,74 @@ TEST(UserAgent, TalksToTheSipServerBothWays) {
     EXPECT_EQ(received->header("Subscription-State").value_or(""), "active;expires=600");
     ASSERT_TRUE(handler.wait_outcomes(2, 5s));
     EXPECT_EQ(handler.outcomes()[1].status, 200);
+}
+
+namespace {
+
+std::string message_to_ua(std::uint16_t from_port, int cseq, const std::string& content_type,
+                          const std::string& body) {
+    return "MESSAGE sip:alice@127.0.0.1 SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:" +
+           std::to_string(from_port) + ";branch=z9hG4bK-accept-" + std::to_string(cseq) +
+           "\r\n"
+           "Max-Forwards: 70\r\n"
+           "From: <sip:content@as.example>;tag=as-1\r\n"
+           "To: <sip:alice@ims.example>\r\n"
+           "Call-ID: accept-hook-" +
+           std::to_string(cseq) +
+           "@127.0.0.1\r\n"
+           "CSeq: " +
+           std::to_string(cseq) +
+           " MESSAGE\r\n"
+           "Content-Type: " +
+           content_type +
+           "\r\n"
+           "Content-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+}  // namespace
+
+// The host's accept hook decides the answer before a request is queued: refused requests get
+// the status, reason and headers it chose and are not queued; accepted ones are queued.
+TEST(UserAgent, TheAcceptHookAnswersIncomingMessagesBeforeTheyAreQueued) {
+    auto settings = alice("sip:127.0.0.1:9");
+    settings.listen = "sip:127.0.0.1:*;transport=udp";
+    std::atomic<int> screened{0};
+    settings.accept = [&screened](const sip::incoming_request& request) {
+        ++screened;
+        if (request.content_type != "application/json") {
+            return sip::incoming_verdict{
+                415, "Unsupported Media Type", {{"Accept", "application/json"}}};
+        }
+        if (request.body.find("bad") != std::string::npos) {
+            return sip::incoming_verdict{400, "Bad Request (member x: bad)", {}};
+        }
+        return sip::incoming_verdict{};
+    };
+    sip::user_agent ua(settings, quiet_log("test.ua"));
+    const std::uint16_t ua_port = ua.port(sip::transport::udp);
+    ASSERT_NE(ua_port, 0);
+    imsp2p_test::raw_socket as(SOCK_DGRAM);
+
+    as.send_to(ua_port, message_to_ua(as.port(), 1, "text/plain", "hello"));
+    auto answer = as.receive(5s);
+    ASSERT_TRUE(answer.has_value());
+    EXPECT_EQ(answer->rfind("SIP/2.0 415 Unsupported Media Type\r\n", 0), 0u) << *answer;
+    EXPECT_NE(answer->find("\r\nAccept: application/json\r\n"), std::string::npos) << *answer;
+
+    as.send_to(ua_port, message_to_ua(as.port(), 2, "application/json", R"({"x":"bad"})"));
+    answer = as.receive(5s);
+    ASSERT_TRUE(answer.has_value());
+    EXPECT_EQ(answer->rfind("SIP/2.0 400 Bad Request (member x: bad)\r\n", 0), 0u) << *answer;
+    EXPECT_FALSE(ua.next_request(200ms).has_value());
+
+    as.send_to(ua_port, message_to_ua(as.port(), 3, "application/json", R"({"x":"good"})"));
+    answer = as.receive(5s);
+    ASSERT_TRUE(answer.has_value());
+    EXPECT_EQ(answer->rfind("SIP/2.0 200 OK\r\n", 0), 0u) << *answer;
+    const auto queued = ua.next_request(2s);
+    ASSERT_TRUE(queued.has_value());
+    EXPECT_EQ(queued->body, R"({"x":"good"})");
+    EXPECT_EQ(screened.load(), 3);
 }

@@ -25,6 +25,9 @@
  *   `/service/min_subscription`, `/service/max_subscription`, `/service/retry_after`,
  *   `/service/retry_interval`, `/service/delivery_timeout`, `/http_timeout`
  * - `/service/default_rights` (rights JSON), `/service/mute_until_operator_seeded` (bool),
+ *   `/service/operator_seed_boxes` (array of distinct IMPUs),
+ * `/service/operator_seed_ticket_lifetime` (whole seconds, at least 1: an integer or a duration
+ * string such as "30d"),
  *   `/service/max_body_size`, `/service/max_catalog_entries`, `/service/max_attempts`
  * - `/drm/url`, `/drm/license_url`, `/index/url`, `/trackers` (array of
  *   {"announce_url", "admin_url"})

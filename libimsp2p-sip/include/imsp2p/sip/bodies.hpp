@@ -2,7 +2,8 @@
  * @file
  * The JSON bodies the content service exchanges with IMS clients: the acquire request (MESSAGE),
  * the publish request (PUBLISH), the ticket document and the publish result (MESSAGE from the
- * AS), and the catalog notification (NOTIFY).
+ * AS), the catalog notification (NOTIFY), and the operator seed box's seed assignment (MESSAGE
+ * from the AS) and seed report (MESSAGE to the content PSI).
  *
  * Parsing is strict: the text must be one JSON object (UTF-8, nesting at most 16 deep, no
  * duplicate member names anywhere), every known member must have its type and pass its rules;
@@ -43,6 +44,14 @@ inline constexpr std::string_view publish_result_media_type =
     "application/vnd.imsp2p.publish-result+json";
 /** Media type of catalog notifications (NOTIFY, Event: imsp2p-catalog). */
 inline constexpr std::string_view catalog_media_type = "application/vnd.imsp2p.catalog+json";
+/** Media type of the seed assignment (MESSAGE from the AS to an operator seed box). */
+inline constexpr std::string_view seed_assignment_media_type =
+    "application/vnd.imsp2p.seed-assignment+json";
+/** Media type of the seed report (MESSAGE from an operator seed box to the content PSI). */
+inline constexpr std::string_view seed_report_media_type =
+    "application/vnd.imsp2p.seed-report+json";
+/** Longest assignment id accepted, in bytes (visible ASCII 0x21..0x7E only). */
+inline constexpr std::size_t max_assignment_id_bytes = 128;
 
 /** Longest request id accepted, in bytes (visible ASCII 0x21..0x7E only). */
 inline constexpr std::size_t max_request_id_bytes = 128;
@@ -286,6 +295,98 @@ struct IMSP2P_SIP_EXPORT publish_result {
      * @throws std::system_error with errc::bad_body whose what() is body_error::message()
      */
     static publish_result parse(std::string_view text);
+    /** @return the JSON object */
+    [[nodiscard]] nlohmann::json to_json() const;
+    /** @return to_json() as compact text */
+    [[nodiscard]] std::string serialize() const;
+};
+
+/**
+ * The seed assignment the AS sends to an operator seed box when content is published muted:
+ * ```
+ * {"assignment_id": "...", "doi": "10.5555/x", "infohash_v1": "<40 hex>",
+ *  "torrent_url": "http://index/torrents/10.5555%2Fx.torrent",
+ *  "announce_url": "http://tracker:6969/announce/<operator-seed ticket>",
+ *  "expires": 1800000000}
+ * ```
+ * "assignment_id" is opaque, 1..max_assignment_id_bytes visible ASCII characters, unique per
+ * (DOI, seed box); the seed box echoes it in its seed_report. "doi" must be canonical;
+ * "infohash_v1" is 40 hex digits (folded to lower case); "expires" (Unix seconds) is the
+ * operator-seed ticket's expiry. Every member is required; the URLs must be http or https;
+ * unknown members are ignored. A plain value type.
+ */
+struct IMSP2P_SIP_EXPORT seed_assignment {
+    /** The AS's id of this assignment (echoed in the seed report). */
+    std::string assignment_id;
+    /** The content to seed (canonical form). */
+    core::doi doi;
+    /** The torrent's v1 infohash (40 lower-case hex digits); the seed box checks the .torrent. */
+    std::string infohash_v1;
+    /** Where the content index serves the .torrent. */
+    std::string torrent_url;
+    /** The tracker announce URL with the operator-seed ticket in its path. */
+    std::string announce_url;
+    /** When the operator-seed ticket expires. */
+    std::chrono::sys_seconds expires{};
+
+    /**
+     * Parses and checks a seed assignment.
+     * @param text the body
+     * @param ec errc::bad_body on any failure, cleared on success
+     * @param detail if not null, receives the member and reason on failure
+     * @return the assignment, default-constructed on failure
+     */
+    static seed_assignment parse(std::string_view text, std::error_code& ec,
+                                 body_error* detail = nullptr);
+    /**
+     * Throwing form of parse().
+     * @param text the body
+     * @return the parsed value
+     * @throws std::system_error with errc::bad_body whose what() is body_error::message()
+     */
+    static seed_assignment parse(std::string_view text);
+    /** @return the JSON object */
+    [[nodiscard]] nlohmann::json to_json() const;
+    /** @return to_json() as compact text */
+    [[nodiscard]] std::string serialize() const;
+};
+
+/**
+ * The seed report an operator seed box sends to the content PSI once it holds a full copy:
+ * ```
+ * {"assignment_id": "...", "doi": "10.5555/x", "infohash_v1": "<40 hex>", "state": "seeded"}
+ * ```
+ * "assignment_id" follows the seed_assignment rules; "doi" accepts every form of
+ * core::doi::parse() (kept canonical); "infohash_v1" is 40 hex digits (folded to lower case);
+ * "state" must be exactly "seeded". Every member is required; unknown members are ignored. A
+ * plain value type.
+ */
+struct IMSP2P_SIP_EXPORT seed_report {
+    /** The assignment this reports on (seed_assignment::assignment_id). */
+    std::string assignment_id;
+    /** The content seeded (canonical form). */
+    core::doi doi;
+    /** The torrent's v1 infohash (40 lower-case hex digits). */
+    std::string infohash_v1;
+    /** The seed box's state for the assignment; always "seeded" once parsed. */
+    std::string state = "seeded";
+
+    /**
+     * Parses and checks a seed report.
+     * @param text the body
+     * @param ec errc::bad_body on any failure, cleared on success
+     * @param detail if not null, receives the member and reason on failure
+     * @return the report, default-constructed on failure
+     */
+    static seed_report parse(std::string_view text, std::error_code& ec,
+                             body_error* detail = nullptr);
+    /**
+     * Throwing form of parse().
+     * @param text the body
+     * @return the parsed value
+     * @throws std::system_error with errc::bad_body whose what() is body_error::message()
+     */
+    static seed_report parse(std::string_view text);
     /** @return the JSON object */
     [[nodiscard]] nlohmann::json to_json() const;
     /** @return to_json() as compact text */

@@ -9,12 +9,14 @@
  * Data directory layout (everything the client keeps survives a restart):
  * - `device-key.jwk`: the device's X25519 private JWK (0600, created on first use); licenses
  *   are encrypted to it.
- * - `client-state.json`: the published items and the acquisitions (0600: the announce URLs
- *   carry tickets; replaced atomically).
+ * - `client-state.json`: the published items, the acquisitions and (seed box) the seed
+ *   assignments (0600: the announce URLs carry tickets; replaced atomically).
  * - `published/<stem>-<8 hex>/`: the container, the torrent and `content-key.json` (0600) of
  *   each publication.
  * - `acquired/<DOI, percent-encoded>/`: the downloaded container, its torrent, `ticket.json`
  *   (0600) and `license.jws` of each acquisition.
+ * - `seeded/<DOI, percent-encoded>/`: operator seed box only: the container and torrent of each
+ *   seed assignment (see serve_seed_box()).
  * - `swarm/`: libtorrent resume data (see swarm.hpp); `usage.db`: the player's usage store.
  *
  * Threads: every blocking operation runs on the caller's thread and calls its progress
@@ -74,6 +76,8 @@ namespace imsp2p::sip {
  *   subjectAltName rfc822Name is the IMPI, and its key), `/pana_server_name` (the DNS name
  *   the PAA's certificate must carry), `/realm` (the home realm of the proof; default: the
  *   IMPU's domain)
+ * - `/operator_seed_box` (boolean, default false): this client is an operator seed box that
+ *   accepts seed assignments from the content service (serve_seed_box())
  */
 struct IMSP2P_SIP_EXPORT client_settings {
     /** The data directory (keys, state, containers, resume data); created if missing. */
@@ -132,6 +136,12 @@ struct IMSP2P_SIP_EXPORT client_settings {
     std::string pana_server_name;
     /** The home realm of the one-pass proof; empty: the IMPU's domain. */
     std::string realm;
+    /**
+     * This client is an operator seed box (seed 000 §7): serve_seed_box() accepts the content
+     * service's seed assignments, copies the content and reports it seeded. The IMPU must be
+     * one of the AS's configured operator seed boxes.
+     */
+    bool operator_seed_box = false;
 
     /**
      * Reads the settings from a configuration (see the struct comment for the keys).
@@ -195,6 +205,45 @@ struct acquired_item {
     std::chrono::sys_seconds expires{};    ///< When the ticket and grant token expire.
 };
 
+/**
+ * A seed assignment an operator seed box holds (kept in client-state.json from the moment it
+ * arrives, so a restart resumes it). A plain value type.
+ *
+ * States: "copying" (recorded; the torrent is fetched and the container downloaded),
+ * "seeded" (full copy held and seeded; the seed report is being sent), "reported" (the
+ * content service answered the seed report with 2xx; seeding goes on), "failed" (refused for
+ * good, e.g. the torrent's infohash differs from the assignment's; see error).
+ */
+struct seed_assignment_record {
+    std::string assignment_id;             ///< The content service's assignment id.
+    std::string doi;                       ///< The content (canonical form).
+    std::string infohash_v1;               ///< The v1 infohash assigned (40 lower hex digits).
+    std::string torrent_url;               ///< Where the content index serves the torrent.
+    std::string announce_url;              ///< The announce URL with the operator-seed ticket.
+    std::chrono::sys_seconds expires{};    ///< When the operator-seed ticket expires.
+    std::string state;                     ///< "copying", "seeded", "reported" or "failed".
+    std::string error;                     ///< The last error ("" if none).
+    std::filesystem::path container_path;  ///< The copied container ("" until the torrent came).
+    std::filesystem::path torrent_path;    ///< The fetched torrent ("" until fetched).
+};
+
+/** Something that happened to a seed assignment (serve_seed_box()). A plain value type. */
+struct seed_box_event {
+    /** The assignment as it is after the event. */
+    seed_assignment_record assignment;
+    /** "assigned", "copying" (download progress), "seeded", "reported", "retrying" (the
+     *  seed report or the torrent fetch failed and is retried later) or "failed". */
+    std::string kind;
+    std::uint64_t done_bytes = 0;   ///< Container bytes held ("copying").
+    std::uint64_t total_bytes = 0;  ///< Container size ("copying"; 0 when unknown).
+    int download_rate = 0;          ///< Bytes/s ("copying").
+    int peers = 0;                  ///< Connected peers ("copying").
+    std::string message;            ///< A short description or error, or "".
+};
+
+/** The seed box event callback type: called on the thread that calls serve_seed_box(). */
+using seed_box_callback = std::function<void(const seed_box_event&)>;
+
 /** What status() reports. A plain value type. */
 struct client_status {
     std::string impu;                          ///< The configured IMPU.
@@ -207,6 +256,8 @@ struct client_status {
     std::vector<transfer_progress> transfers;  ///< Every torrent of the session.
     std::vector<published_item> published;     ///< Published content (from the state file).
     std::vector<acquired_item> acquired;       ///< Acquisitions (from the state file).
+    /** Operator seed assignments (from the state file). */
+    std::vector<seed_assignment_record> assignments;
     /** The registration used the one-pass token of a PANA/EAP-TLS access authentication
      *  (answered 200 without a challenge). */
     bool registered_in_one_pass = false;
@@ -320,13 +371,37 @@ class IMSP2P_SIP_EXPORT ims_client {
                                            std::string* detail = nullptr);
 
     /**
-     * Starts the swarm (resuming what its resume data holds) and adds every published item
-     * and every complete acquisition again, so they are seeded.
+     * Starts the swarm (resuming what its resume data holds) and adds every published item,
+     * every complete acquisition and every seed assignment whose torrent was fetched again, so
+     * they are seeded (assignments still copying continue to download).
      * @param ec the first error met (the other items are still added)
      * @param detail if not null, receives the explanation on failure
      * @return how many torrents the swarm shares afterwards
      */
     std::size_t seed_all(std::error_code& ec, std::string* detail = nullptr);
+
+    /**
+     * One round of the operator seed box (settings.operator_seed_box): registers if not
+     * registered, waits up to @p wait for the content service's seed assignment MESSAGEs
+     * (Content-Type seed_assignment_media_type; other MESSAGEs are left for the other
+     * operations) and records each one durably (a repeated assignment id is ignored); fetches
+     * the torrent of each assignment from its torrent_url (retried with back-off), checks its
+     * v1 infohash against the assignment (a mismatch fails the assignment and is logged as an
+     * error, nothing is reported), downloads the container into `seeded/` with the assignment's
+     * announce URL, and once it is complete sends the seed report MESSAGE to the content PSI
+     * (retried with back-off until a 2xx, also after a restart). Everything assigned keeps
+     * being seeded. The host calls it in a loop (the `imsp2p-client seed --operator` daemon);
+     * call seed_all() first so that a restart resumes the held assignments.
+     * @param wait how long to wait for incoming MESSAGEs in this round
+     * @param ec std::errc::operation_not_permitted if operator_seed_box is not set, or the
+     *        registration's error (see register_now()); the held assignments are kept
+     * @param detail if not null, receives the explanation on failure
+     * @param on_event optional, called on this thread for every assignment event
+     * @return how many assignments are held (any state)
+     */
+    std::size_t serve_seed_box(std::chrono::milliseconds wait, std::error_code& ec,
+                               std::string* detail = nullptr,
+                               const seed_box_callback& on_event = {});
 
     /** Writes the swarm's resume data now (no-op when the swarm has not started). */
     void save_resume_data();

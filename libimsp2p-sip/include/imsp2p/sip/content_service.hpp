@@ -44,10 +44,28 @@
  *   SUBSCRIBE for an unknown dialog is 481; an Expires below min_subscription is 423 with
  *   Min-Expires. NOTIFYs carry call_id, tags and route set of the dialog; CSeq numbering within
  *   the dialog is the host stack's task.
+ * - Operator seed boxes (seed 000 §7): with mute_until_operator_seeded and at least one IMPU in
+ *   operator_seed_boxes, content is registered muted and, once published, the AS sends each
+ *   seed box a MESSAGE with a seed_assignment (request-URI and To: the seed box; From: the
+ *   content PSI; routed through scscf_route) carrying an operator-seed ticket (subject: the
+ *   seed box, lifetime operator_seed_ticket_lifetime). Assignments are stored with the publish
+ *   and delivered like publish results: re-sent by poll() until a 2xx, and by recover() after a
+ *   restart. A MESSAGE with application/vnd.imsp2p.seed-report+json is a seed_report: 403
+ *   "Forbidden (not an operator seed box)" unless the asserted identity is one of
+ *   operator_seed_boxes (or when the assignment belongs to another seed box), 400 for a
+ *   malformed body or a DOI / infohash that does not match the assignment, 404 for an unknown
+ *   assignment, 403 for withdrawn content; otherwise the content is activated exactly like
+ *   activate() (tracker and index state "active"; logged "content activated by operator seed
+ *   box"), the assignment is recorded as seeded and the answer is 200. A repeated report is 200
+ *   without a second activation; a report for content already active only records the
+ *   assignment. A gateway failure during the activation is 503 with Retry-After and leaves the
+ *   assignment unseeded. With mute_until_operator_seeded and no seed box, content stays muted
+ *   until activate().
  * - OPTIONS: 200 with Allow, Allow-Events and Accept. Other methods: 405 with Allow.
  *
  * State (SQLite, WAL, in service_settings::database_path): content (with the publish step),
- * purchases (with a step column), subscriptions. CDRs are written by the charging backend.
+ * purchases (with a step column), subscriptions, seed assignments (delivery and seeded marks). CDRs
+ * are written by the charging backend.
  *
  * Recovery. Every multi-step operation records its progress in the same transaction as each
  * step's effect becomes known, and every remote step is idempotent, so it can be replayed:
@@ -163,8 +181,16 @@ struct service_settings {
     std::chrono::seconds seed_ticket_lifetime{std::chrono::hours(24 * 30)};
     /** Rights granted per purchase (drm rights JSON; `{}` is unconstrained). */
     nlohmann::json default_rights = nlohmann::json::object();
-    /** Register new torrents muted (only operator seeders get peers) until activate(). */
+    /** Register new torrents muted (only operator seeders get peers) until activate() or, with
+     *  operator_seed_boxes, until a seed box reports a full copy. */
     bool mute_until_operator_seeded = false;
+    /** IMPUs of the operator seed boxes (e.g. "sip:seedbox@ims.example"). With
+     *  mute_until_operator_seeded, each new content item is assigned to every one of them, and
+     *  only they may send seed reports. Each must parse as core::impu (else the constructor
+     *  throws invalid_argument). */
+    std::vector<std::string> operator_seed_boxes;
+    /** Lifetime of the operator-seed ticket in a seed assignment (at least one second). */
+    std::chrono::seconds operator_seed_ticket_lifetime{std::chrono::hours(24 * 30)};
 
     /** Largest request body accepted (413 above). */
     std::size_t max_body_size = 1024 * 1024;
@@ -257,6 +283,22 @@ struct purchase_info {
     std::uint32_t attempts = 0;
 };
 
+/** A seed assignment as stored (for operators and tests). A plain value type. */
+struct seed_assignment_info {
+    /** The assignment id (seed_assignment::assignment_id). */
+    std::string id;
+    /** The content (canonical DOI). */
+    std::string doi;
+    /** The seed box's IMPU (normalised by core::impu). */
+    std::string seed_box;
+    /** The assignment MESSAGE has not been answered with a 2xx yet (poll() re-sends it). */
+    bool delivery_pending = true;
+    /** The seed box reported a full copy (seed_report accepted). */
+    bool seeded = false;
+    /** Delivery attempts so far. */
+    std::uint32_t attempts = 0;
+};
+
 /**
  * The content service. Not copyable or movable (pimpl). See the file description for the
  * behaviour, the recovery rules and the thread-safety.
@@ -269,8 +311,9 @@ class IMSP2P_SIP_EXPORT content_service {
      * @param settings the settings
      * @param dependencies replacements for the defaults
      * @throws std::system_error for unusable settings (invalid_argument: no signing key, no
-     *         tracker, no DRM or index URL when their gateway is not given, a bad DOI prefix)
-     *         or a database that cannot be opened
+     *         tracker, no DRM or index URL when their gateway is not given, a bad DOI prefix, an
+     *         operator seed box that is not an IMPU, an operator-seed ticket lifetime below one
+     *         second) or a database that cannot be opened
      */
     explicit content_service(service_settings settings, service_dependencies dependencies = {});
     /** Closes the database. Requests handed out but not reported stay pending for recover(). */
@@ -351,6 +394,13 @@ class IMSP2P_SIP_EXPORT content_service {
      */
     [[nodiscard]] std::optional<purchase_info> find_purchase(std::string_view user,
                                                              std::string_view request_id) const;
+
+    /**
+     * @param doi the content
+     * @return its seed assignments, one per operator seed box it was assigned to (in the order of
+     *         operator_seed_boxes when it was published; empty if unknown or never assigned)
+     */
+    [[nodiscard]] std::vector<seed_assignment_info> seed_assignments(const core::doi& doi) const;
 
     /** @return the number of live catalog subscriptions. */
     [[nodiscard]] std::size_t subscription_count() const;

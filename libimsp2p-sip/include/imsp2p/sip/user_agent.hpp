@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -85,6 +86,13 @@ class IMSP2P_SIP_EXPORT password_credentials final : public credentials_provider
     std::string realm_;
 };
 
+/** The answer a host gives to an incoming MESSAGE or NOTIFY (see user_agent_settings::accept). */
+struct incoming_verdict {
+    int status = 200;                   ///< Final status (200..699).
+    std::string reason = "OK";          ///< Reason phrase.
+    std::vector<header_field> headers;  ///< Extra headers of the answer (e.g. Accept with a 415).
+};
+
 /** Settings of a user_agent. A plain value type. */
 struct user_agent_settings {
     /** The public identity (IMPU) registered and used as From, e.g. "sip:alice@ims.example". */
@@ -109,6 +117,15 @@ struct user_agent_settings {
     std::string user_agent = "imsp2p-client";
     /** Incoming requests kept in the queue at most (older ones are dropped first). */
     std::size_t max_queue = 1000;
+    /**
+     * Decides the answer to each incoming MESSAGE and NOTIFY before it is queued: a host can
+     * refuse a bad body (400) or an unknown type (415), or store what it must not lose before
+     * the sender sees a 2xx. Requests answered with a non-2xx status are not queued; an
+     * exception is answered 500. Called on the SIP stack's thread, one request at a time: it
+     * must return soon and must not call into this user_agent. Null: every request is answered
+     * 200 and queued.
+     */
+    std::function<incoming_verdict(const incoming_request& request)> accept;
 };
 
 /** The final result of a request the user agent sent. A plain value type. */
@@ -122,8 +139,9 @@ struct transaction_result {
 /**
  * The IMS client user agent. Not copyable or movable (pimpl).
  *
- * Incoming MESSAGE, NOTIFY and OPTIONS are answered 200 on the stack thread and (except
- * OPTIONS) queued for the host; other methods get 405.
+ * Incoming MESSAGE, NOTIFY and OPTIONS are answered on the stack thread (200, or what
+ * user_agent_settings::accept decides for MESSAGE and NOTIFY) and, when accepted, MESSAGE and
+ * NOTIFY are queued for the host; other methods get 405.
  */
 class IMSP2P_SIP_EXPORT user_agent {
   public:

@@ -29,7 +29,7 @@
 #include <imsp2p/pana/token_store.hpp>
 #include <imsp2p/pana/usim.hpp>
 
-#include "../support/imsp2p_test/certificates.hpp"
+#include "../support/imsp2p_test/pana_fixtures.hpp"
 #include "../support/imsp2p_test/temporary_directory.hpp"
 #include "../support/imsp2p_test/udp_relay.hpp"
 
@@ -54,18 +54,9 @@ namespace {
 constexpr char impi_text[] = "alice@ims.example";
 constexpr char realm[] = "ims.example";
 
-pana::aka_key key(std::uint8_t seed) {
-    pana::aka_key k{};
-    for (std::size_t i = 0; i < k.size(); ++i) {
-        k[i] = static_cast<std::uint8_t>(seed + 7 * i);
-    }
-    return k;
-}
-
-std::size_t count_registers(const std::vector<std::string>& datagrams) {
-    return static_cast<std::size_t>(
-        std::count_if(datagrams.begin(), datagrams.end(),
-                      [](const std::string& d) { return d.rfind("REGISTER ", 0) == 0; }));
+/** The AKA subscriber alice of this benchmark. */
+imsp2p_test::aka_subscriber alice() {
+    return {impi_text, 21, 22, 7};
 }
 
 template <typename T>
@@ -91,18 +82,9 @@ class testbed {
             registry.add(core::impu::parse("sip:alice@ims.example"), core::impi::parse(impi_text),
                          "unused");
         }
-        pana::subscriber_record record;
-        record.impi = core::impi::parse(impi_text);
-        record.k = key(21);
-        record.opc = key(22);
-        subscribers_.create(record);
+        subscribers_.create(alice().record());
 
-        pana::paa_runner_config config;
-        config.listen_address = "127.0.0.1";
-        config.port = 0;
-        config.ca_file = pki_.ca().ca_file();
-        config.certificate_file = server_.certificate_file;
-        config.private_key_file = server_.private_key_file;
+        pana::paa_runner_config config = parties_.paa_config();
         config.token_store_file = hss_file_;
         std::error_code ec;
         paa_.start(config, ec);
@@ -143,21 +125,15 @@ class testbed {
         sip::pana_attach_settings attach;
         attach.paa_address = "127.0.0.1";
         attach.paa_port = access_relay_->port();
-        attach.tls.ca_file = pki_.ca().ca_file();
-        attach.tls.certificate_chain_file = client_.certificate_file;
-        attach.tls.private_key_file = client_.private_key_file;
+        attach.tls = parties_.client_settings();
         attach.impi = impi_text;
         attach.realm = realm;
         sip::user_agent_settings ua;
         ua.aor = "sip:alice@ims.example";
         ua.listen = "sip:127.0.0.1:*;transport=udp";
         ua.registrar = "sip:127.0.0.1:" + std::to_string(home_relay_->port()) + ";transport=udp";
-        pana::usim_profile profile;
-        profile.impi = core::impi::parse(impi_text);
-        profile.k = key(21);
-        profile.opc = key(22);
         const auto aka = std::make_shared<sip::aka_credentials>(
-            pana::usim(profile), fs::path{}, core::logger("aka", nullptr, core::log_level::off));
+            alice().card(), fs::path{}, core::logger("aka", nullptr, core::log_level::off));
 
         const auto start = std::chrono::steady_clock::now();
         pana::pana_client pac;
@@ -185,7 +161,7 @@ class testbed {
             std::chrono::duration<double, std::milli>(done - registering).count();
         result.pana_datagrams =
             access_relay_->to_server().size() + access_relay_->to_client().size();
-        result.registers = count_registers(home_relay_->to_server());
+        result.registers = imsp2p_test::count_sip_requests(home_relay_->to_server(), "REGISTER");
         result.sip_responses = home_relay_->to_client().size();
         // Every REGISTER must have been answered through the relay (else the delay is wrong).
         result.ok = registration.status == 200 && result.sip_responses == result.registers;
@@ -194,9 +170,7 @@ class testbed {
 
   private:
     imsp2p_test::temporary_directory folder_{"imsp2p-bench-registration"};
-    imsp2p_test::test_pki pki_;
-    imsp2p_test::issued_certificate server_ = pki_.issue_server("paa.ims.example");
-    imsp2p_test::issued_certificate client_ = pki_.issue_client(impi_text);
+    imsp2p_test::eap_tls_parties parties_{impi_text};
     fs::path hss_file_ = folder_.path() / "hss.sqlite";
     pana::subscriber_store subscribers_ = pana::subscriber_store::open(hss_file_);
     pana::token_store core_tokens_ = pana::token_store::open(hss_file_);

@@ -20,8 +20,10 @@
 
 #include <imsp2p/core/crypto.hpp>
 #include <imsp2p/core/key_file.hpp>
-#include "imsp2p_test/certificates.hpp"
+#include "imsp2p_test/child_process.hpp"
+#include "imsp2p_test/pana_fixtures.hpp"
 #include "imsp2p_test/temporary_directory.hpp"
+#include "imsp2p_test/text_files.hpp"
 #include "imsp2p_test/udp_relay.hpp"
 
 #include <gtest/gtest.h>
@@ -51,45 +53,15 @@ namespace core = imsp2p::core;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-extern char** environ;
-
 namespace {
 
 const fs::path paa_program = fs::path(IMSP2P_BINARY_DIR) / "examples" / "paa" / "imsp2p-paa";
 constexpr char impi_text[] = "alice@ims.example";
 constexpr char realm[] = "ims.example";
 
-std::string read_text(const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::string wait_for_log(const fs::path& log, const std::string& needle) {
-    std::string text;
-    for (int i = 0; i < 500; ++i) {
-        text = read_text(log);
-        if (text.find(needle) != std::string::npos) {
-            break;
-        }
-        std::this_thread::sleep_for(20ms);
-    }
-    return text;
-}
-
-pana::aka_key key(std::uint8_t seed) {
-    pana::aka_key k{};
-    for (std::size_t i = 0; i < k.size(); ++i) {
-        k[i] = static_cast<std::uint8_t>(seed + 3 * i);
-    }
-    return k;
-}
-
-pana::usim card() {
-    pana::usim_profile profile;
-    profile.impi = core::impi::parse(impi_text);
-    profile.k = key(11);
-    profile.opc = key(12);
-    return pana::usim(profile);
+/** The AKA subscriber alice of these tests. */
+imsp2p_test::aka_subscriber alice() {
+    return {impi_text, 11, 12, 3};
 }
 
 /** AKA credentials that count the challenges they answer. */
@@ -107,14 +79,6 @@ class counting_credentials final : public sip::credentials_provider {
     std::shared_ptr<sip::credentials_provider> inner_;
 };
 
-std::size_t count_registers(const std::vector<std::string>& datagrams) {
-    std::size_t count = 0;
-    for (const auto& datagram : datagrams) {
-        count += datagram.rfind("REGISTER ", 0) == 0 ? 1 : 0;
-    }
-    return count;
-}
-
 class OnePassRegistration : public ::testing::Test {
   protected:
     void SetUp() override {
@@ -127,32 +91,16 @@ class OnePassRegistration : public ::testing::Test {
             registry.add(core::impu::parse("sip:alice@ims.example"), core::impi::parse(impi_text),
                          "unused");
         }
-        pana::subscriber_record record;
-        record.impi = core::impi::parse(impi_text);
-        record.k = key(11);
-        record.opc = key(12);
-        subscribers_.create(record);
+        subscribers_.create(alice().record());
 
         // The PAA program, depositing tokens in the HSS file.
         const fs::path config = folder_.path() / "paa.json";
-        std::ofstream(config) << R"({"listen_address":"127.0.0.1","port":0,"ca_file":")"
-                              << pki_.ca().ca_file().string() << R"(","certificate_file":")"
-                              << server_.certificate_file.string() << R"(","private_key_file":")"
-                              << server_.private_key_file.string() << R"(","token_store":")"
-                              << hss_file_.string() << R"(","token_lifetime_seconds":120})";
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, paa_log_.c_str(),
-                                         O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        const std::string config_argument = "--config=" + config.string();
-        std::string program_name = paa_program.string();
-        char* argv[] = {program_name.data(), const_cast<char*>(config_argument.c_str()), nullptr};
-        ASSERT_EQ(posix_spawn(&paa_pid_, paa_program.c_str(), &actions, nullptr, argv, environ), 0);
-        posix_spawn_file_actions_destroy(&actions);
-        const std::string started = wait_for_log(paa_log_, "port ");
-        const auto at = started.find("listening on 127.0.0.1 port ");
-        ASSERT_NE(at, std::string::npos) << started;
-        paa_port_ = static_cast<std::uint16_t>(std::stoi(started.substr(at + 28)));
+        imsp2p_test::write_paa_config(
+            config, parties_,
+            R"(,"token_store":")" + hss_file_.string() + R"(","token_lifetime_seconds":120)");
+        paa_ = std::make_unique<imsp2p_test::paa_process>(paa_program, config, paa_log_);
+        ASSERT_NE(paa_->port(), 0) << paa_->log();
+        paa_port_ = paa_->port();
 
         // The IMS core: one-pass check over the HSS token store, Digest AKA otherwise.
         sip::ims_core_settings settings;
@@ -176,11 +124,8 @@ class OnePassRegistration : public ::testing::Test {
         if (core_) {
             core_->stop();
         }
-        if (paa_pid_ > 0) {
-            kill(paa_pid_, SIGTERM);
-            int status = 0;
-            waitpid(paa_pid_, &status, 0);
-            EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        if (paa_) {
+            EXPECT_EQ(paa_->stop(), 0) << paa_->log();
         }
     }
 
@@ -188,10 +133,7 @@ class OnePassRegistration : public ::testing::Test {
         sip::pana_attach_settings attach;
         attach.paa_address = "127.0.0.1";
         attach.paa_port = paa_port_;
-        attach.tls.ca_file = pki_.ca().ca_file();
-        attach.tls.certificate_chain_file = client_.certificate_file;
-        attach.tls.private_key_file = client_.private_key_file;
-        attach.tls.expected_server_name = "paa.ims.example";
+        attach.tls = parties_.client_settings();
         attach.impi = impi_text;
         attach.realm = realm;
         return attach;
@@ -207,18 +149,16 @@ class OnePassRegistration : public ::testing::Test {
 
     std::shared_ptr<counting_credentials> make_aka() const {
         return std::make_shared<counting_credentials>(std::make_shared<sip::aka_credentials>(
-            card(), fs::path{}, core::logger("aka", nullptr, core::log_level::off)));
+            alice().card(), fs::path{}, core::logger("aka", nullptr, core::log_level::off)));
     }
 
     imsp2p_test::temporary_directory folder_{"imsp2p-one-pass-registration"};
-    imsp2p_test::test_pki pki_;
-    imsp2p_test::issued_certificate server_ = pki_.issue_server("paa.ims.example");
-    imsp2p_test::issued_certificate client_ = pki_.issue_client(impi_text);
+    imsp2p_test::eap_tls_parties parties_{impi_text};
     fs::path hss_file_ = folder_.path() / "hss.sqlite";
     fs::path paa_log_ = folder_.path() / "paa.log";
     pana::subscriber_store subscribers_ = pana::subscriber_store::open(hss_file_);
     pana::token_store core_tokens_ = pana::token_store::open(hss_file_);
-    pid_t paa_pid_ = 0;
+    std::unique_ptr<imsp2p_test::paa_process> paa_;
     std::uint16_t paa_port_ = 0;
     std::unique_ptr<sip::ims_core> core_;
     std::unique_ptr<imsp2p_test::udp_relay> relay_;
@@ -239,10 +179,11 @@ TEST_F(OnePassRegistration, RegistersInOneRoundTripThenTheSameTokenFallsBackToAk
     ASSERT_TRUE(ua);
     EXPECT_EQ(registration.status, 200) << registration.reason;
     EXPECT_EQ(aka->answered.load(), 0);
-    EXPECT_EQ(count_registers(relay_->to_server()), 1u);
+    EXPECT_EQ(imsp2p_test::count_sip_requests(relay_->to_server(), "REGISTER"), 1u);
     ASSERT_EQ(relay_->to_client().size(), 1u);  // the 200, through the relay (rport)
     EXPECT_EQ(relay_->to_client().front().rfind("SIP/2.0 200 ", 0), 0u);
-    const std::string log = wait_for_log(paa_log_, "one-pass token stored for alice@ims.example");
+    const std::string log =
+        imsp2p_test::wait_for_text(paa_log_, "one-pass token stored for alice@ims.example");
     EXPECT_NE(log.find("one-pass token stored for alice@ims.example"), std::string::npos) << log;
     ua.reset();
 
@@ -264,16 +205,16 @@ TEST_F(OnePassRegistration, RegistersInOneRoundTripThenTheSameTokenFallsBackToAk
         EXPECT_EQ(result.status, 200) << result.reason;
         if (round == 0) {
             EXPECT_EQ(fallback->answered.load(), 0);
-            EXPECT_EQ(count_registers(relay_->to_server()), 1u);
+            EXPECT_EQ(imsp2p_test::count_sip_requests(relay_->to_server(), "REGISTER"), 1u);
         } else {
             EXPECT_EQ(fallback->answered.load(), 1);  // the AKA 401 round
-            EXPECT_EQ(count_registers(relay_->to_server()), 2u);
+            EXPECT_EQ(imsp2p_test::count_sip_requests(relay_->to_server(), "REGISTER"), 2u);
         }
     }
 }
 
 TEST_F(OnePassRegistration, AnUnknownCertificateGetsNoTokenAndNoAccess) {
-    const auto stranger = pki_.issue_client_from_other_ca(impi_text);
+    const auto stranger = parties_.pki().issue_client_from_other_ca(impi_text);
     auto attach = attach_settings();
     attach.tls.certificate_chain_file = stranger.certificate_file;
     attach.tls.private_key_file = stranger.private_key_file;
@@ -283,7 +224,7 @@ TEST_F(OnePassRegistration, AnUnknownCertificateGetsNoTokenAndNoAccess) {
     const sip::pana_attachment attachment = sip::pana_attach(pac, attach, ec);
     EXPECT_TRUE(ec);
     EXPECT_EQ(attachment.token.size(), 0u);
-    EXPECT_EQ(read_text(paa_log_).find("one-pass token stored"), std::string::npos);
+    EXPECT_EQ(imsp2p_test::read_text(paa_log_).find("one-pass token stored"), std::string::npos);
 }
 
 namespace {
@@ -333,27 +274,11 @@ class ims_core_process {
                               << hss_file.string() << R"(")" << extra_hss_settings << "}}";
         port_ = free_udp_port();
         log_ = folder / "ims-core.log";
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_.c_str(),
-                                         O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-        std::vector<std::string> arguments = {ims_core_program.string(),
-                                              "--config",
-                                              config.string(),
-                                              "--listen",
-                                              "127.0.0.1:" + std::to_string(port_),
-                                              "--data-dir",
-                                              data.string()};
-        std::vector<char*> argv;
-        for (auto& argument : arguments) {
-            argv.push_back(argument.data());
-        }
-        argv.push_back(nullptr);
-        const int spawned =
-            posix_spawn(&pid_, ims_core_program.c_str(), &actions, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        EXPECT_EQ(spawned, 0);
+        process_ = std::make_unique<imsp2p_test::child_process>(
+            std::vector<std::string>{ims_core_program.string(), "--config", config.string(),
+                                     "--listen", "127.0.0.1:" + std::to_string(port_), "--data-dir",
+                                     data.string()},
+            log_.string());
         const auto deadline = std::chrono::steady_clock::now() + 30s;
         while (!udp_port_taken(port_) && std::chrono::steady_clock::now() < deadline) {
             std::this_thread::sleep_for(20ms);
@@ -361,23 +286,19 @@ class ims_core_process {
         EXPECT_TRUE(udp_port_taken(port_)) << log();
     }
     ~ims_core_process() {
-        if (pid_ > 0) {
-            kill(pid_, SIGTERM);
-            int status = 0;
-            waitpid(pid_, &status, 0);
-            EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << log();
-        }
+        process_->signal(SIGTERM);
+        EXPECT_EQ(process_->wait(10s), 0) << log();
     }
     ims_core_process(const ims_core_process&) = delete;
     ims_core_process& operator=(const ims_core_process&) = delete;
 
     [[nodiscard]] std::uint16_t port() const { return port_; }
-    [[nodiscard]] std::string log() const { return read_text(log_); }
+    [[nodiscard]] std::string log() const { return imsp2p_test::read_text(log_); }
 
   private:
-    pid_t pid_ = 0;
     std::uint16_t port_ = 0;
     fs::path log_;
+    std::unique_ptr<imsp2p_test::child_process> process_;
 };
 
 // Both programs: imsp2p-paa deposits the token in the HSS file that imsp2p-ims-core (its "hss"
@@ -406,7 +327,8 @@ TEST_F(OnePassRegistration, TheImsCoreProgramAcceptsTheTokenThePaaProgramStored)
         const auto result = agent.register_now(10s);
         EXPECT_EQ(result.status, 200) << result.reason << "\n" << ims.log();
         EXPECT_EQ(fallback->answered.load(), round);  // round 1: the token is used: AKA 401
-        EXPECT_EQ(count_registers(relay.to_server()), static_cast<std::size_t>(round + 1));
+        EXPECT_EQ(imsp2p_test::count_sip_requests(relay.to_server(), "REGISTER"),
+                  static_cast<std::size_t>(round + 1));
     }
 }
 
@@ -438,39 +360,25 @@ TEST_F(OnePassRegistration, ThePaaProgramDepositsOverHttpIntoTheImsCoreProgram) 
     // A second PAA program, depositing over HTTP instead of writing the HSS file.
     const fs::path config = folder_.path() / "paa-deposit.json";
     const fs::path log = folder_.path() / "paa-deposit.log";
-    std::ofstream(config) << R"({"listen_address":"127.0.0.1","port":0,"ca_file":")"
-                          << pki_.ca().ca_file().string() << R"(","certificate_file":")"
-                          << server_.certificate_file.string() << R"(","private_key_file":")"
-                          << server_.private_key_file.string()
-                          << R"(","hss_deposit_url":"http://127.0.0.1:)" << deposit_port
-                          << R"(/v1/one-pass-tokens","hss_deposit_key":")" << key_file.string()
-                          << R"(","token_lifetime_seconds":120})";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const std::string config_argument = "--config=" + config.string();
-    std::string program_name = paa_program.string();
-    char* argv[] = {program_name.data(), const_cast<char*>(config_argument.c_str()), nullptr};
-    pid_t paa = 0;
-    ASSERT_EQ(posix_spawn(&paa, paa_program.c_str(), &actions, nullptr, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-    const std::string started = wait_for_log(log, "port ");
-    const auto port_at = started.find("listening on 127.0.0.1 port ");
+    imsp2p_test::write_paa_config(config, parties_,
+                                  R"(,"hss_deposit_url":"http://127.0.0.1:)" +
+                                      std::to_string(deposit_port) +
+                                      R"(/v1/one-pass-tokens","hss_deposit_key":")" +
+                                      key_file.string() + R"(","token_lifetime_seconds":120)");
+    imsp2p_test::paa_process paa(paa_program, config, log);
     auto attach = attach_settings();
-    if (port_at != std::string::npos) {
-        attach.paa_port = static_cast<std::uint16_t>(std::stoi(started.substr(port_at + 28)));
-    }
-    EXPECT_NE(port_at, std::string::npos) << started;
+    attach.paa_port = paa.port();
+    const bool started = paa.port() != 0;
+    EXPECT_TRUE(started) << paa.log();
 
-    if (port_at != std::string::npos) {
+    if (started) {
         imsp2p_test::udp_relay relay(ims.port(), 0us);
         relay.add_sip_rport();
         pana::pana_client pac;
         const sip::pana_attachment attachment = sip::pana_attach(pac, attach, ec);
         EXPECT_FALSE(ec) << ec.message();
         const std::string deposited =
-            wait_for_log(log, "one-pass token deposited for alice@ims.example");
+            imsp2p_test::wait_for_text(log, "one-pass token deposited for alice@ims.example");
         EXPECT_NE(deposited.find("one-pass token deposited for alice@ims.example"),
                   std::string::npos)
             << deposited << "\n"
@@ -486,13 +394,11 @@ TEST_F(OnePassRegistration, ThePaaProgramDepositsOverHttpIntoTheImsCoreProgram) 
             const auto result = agent.register_now(10s);
             EXPECT_EQ(result.status, 200) << result.reason << "\n" << ims.log();
             EXPECT_EQ(fallback->answered.load(), round);  // round 1: the token is used: AKA 401
-            EXPECT_EQ(count_registers(relay.to_server()), static_cast<std::size_t>(round + 1));
+            EXPECT_EQ(imsp2p_test::count_sip_requests(relay.to_server(), "REGISTER"),
+                      static_cast<std::size_t>(round + 1));
         }
     }
-    kill(paa, SIGTERM);
-    int status = 0;
-    waitpid(paa, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_text(log);
+    EXPECT_EQ(paa.stop(), 0) << paa.log();
 }
 
 // The client program: `imsp2p-client register --pana` attaches with EAP-TLS through the PAA
@@ -506,10 +412,10 @@ TEST_F(OnePassRegistration, TheClientProgramRegistersInOnePassThroughThePaa) {
     // The core also requires an RFC 3893 identity body signed by a certificate of the test CA
     // on every one-pass REGISTER: the client signs one with its EAP-TLS certificate.
     ims_core_process ims(folder_.path(), hss_file_,
-                         R"(, "identity_body": {"ca": ")" + pki_.ca().ca_file().string() +
+                         R"(, "identity_body": {"ca": ")" + parties_.pki().ca().ca_file().string() +
                              R"(", "required": true})");
     const fs::path usim_file = folder_.path() / "alice-usim.json";
-    card().save(usim_file);
+    alice().card().save(usim_file);
     const std::string core_uri = "sip:127.0.0.1:" + std::to_string(ims.port());
     const auto run_client = [&](const std::string& name, bool with_pana,
                                 std::vector<std::string> extra = {}) {
@@ -528,40 +434,25 @@ TEST_F(OnePassRegistration, TheClientProgramRegistersInOnePassThroughThePaa) {
                                               "--outbound-proxy",
                                               core_uri};
         if (with_pana) {
-            arguments.insert(
-                arguments.end(),
-                {"--pana", "127.0.0.1:" + std::to_string(paa_port_), "--pana-ca",
-                 pki_.ca().ca_file().string(), "--pana-certificate",
-                 client_.certificate_file.string(), "--pana-private-key",
-                 client_.private_key_file.string(), "--pana-server-name", "paa.ims.example"});
+            arguments.insert(arguments.end(),
+                             {"--pana", "127.0.0.1:" + std::to_string(paa_port_), "--pana-ca",
+                              parties_.pki().ca().ca_file().string(), "--pana-certificate",
+                              parties_.client().certificate_file.string(), "--pana-private-key",
+                              parties_.client().private_key_file.string(), "--pana-server-name",
+                              "paa.ims.example"});
         }
         arguments.insert(arguments.end(), extra.begin(), extra.end());
         const fs::path out = folder_.path() / (name + ".out");
-        std::vector<char*> argv;
-        for (auto& argument : arguments) {
-            argv.push_back(argument.data());
-        }
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(),
-                                         O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-        pid_t pid = 0;
-        const int spawned =
-            posix_spawn(&pid, client_program.c_str(), &actions, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        EXPECT_EQ(spawned, 0);
-        int status = 0;
-        waitpid(pid, &status, 0);
-        return std::pair{WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_text(out)};
+        imsp2p_test::child_process client(arguments, out.string());
+        const int status = client.wait(60s);
+        return std::pair{status, imsp2p_test::read_text(out)};
     };
     // With --pana: access authentication, token at the HSS, one REGISTER answered 200.
     const auto [one_pass_status, one_pass_output] = run_client("one-pass", true);
     EXPECT_EQ(one_pass_status, 0) << one_pass_output << ims.log();
     EXPECT_NE(one_pass_output.find(R"("one_pass": true)"), std::string::npos) << one_pass_output;
     EXPECT_NE(one_pass_output.find(R"("status": 200)"), std::string::npos) << one_pass_output;
-    EXPECT_NE(read_text(paa_log_).find("one-pass token stored for alice@ims.example"),
+    EXPECT_NE(imsp2p_test::read_text(paa_log_).find("one-pass token stored for alice@ims.example"),
               std::string::npos);
     // Without it: the same client registers with the AKA challenge, not in one pass.
     const auto [aka_status, aka_output] = run_client("aka", false);

@@ -8,7 +8,7 @@
 
 #include <imsp2p/pana/token_store.hpp>
 
-#include "imsp2p_test/certificates.hpp"
+#include "imsp2p_test/pana_fixtures.hpp"
 #include "imsp2p_test/temporary_directory.hpp"
 
 #include <gtest/gtest.h>
@@ -71,31 +71,20 @@ TEST(PaaRunner, UsageErrors) {
 }
 
 TEST(PaaRunner, AuthenticatesAnEapTlsClientOverUdp) {
-    imsp2p_test::test_pki pki;
-    const auto server = pki.issue_server("paa.ims.example");
-    const auto client = pki.issue_client("alice@ims.example");
-    pana::paa_runner_config config;
-    config.listen_address = "127.0.0.1";
-    config.port = 0;
-    config.ca_file = pki.ca().ca_file();
-    config.certificate_file = server.certificate_file;
-    config.private_key_file = server.private_key_file;
+    const imsp2p_test::eap_tls_parties parties("alice@ims.example");
+    const pana::paa_runner_config config = parties.paa_config();
     std::ostringstream log;
     pana::paa_runner runner(log);
     std::error_code ec;
     pana::paa_runner_config broken = config;
-    broken.private_key_file = pki.directory() / "missing.pem";
+    broken.private_key_file = parties.pki().directory() / "missing.pem";
     runner.start(broken, ec);
     EXPECT_TRUE(ec);
     runner.start(config, ec);
     ASSERT_FALSE(ec) << ec.message();
     ASSERT_NE(runner.port(), 0);
 
-    pana::eap_tls_settings tls;
-    tls.ca_file = pki.ca().ca_file();
-    tls.certificate_chain_file = client.certificate_file;
-    tls.private_key_file = client.private_key_file;
-    tls.expected_server_name = "paa.ims.example";
+    const pana::eap_tls_settings tls = parties.client_settings();
     const auto context = pana::eap_tls_context::create(tls, pana::eap_tls_role::client);
     auto peer = std::make_unique<pana::eap_tls_peer>(context, "alice@ims.example");
     pana::eap_tls_peer* raw = peer.get();
@@ -115,15 +104,8 @@ TEST(PaaRunner, AuthenticatesAnEapTlsClientOverUdp) {
 // The whole PaC/PAA/EAP-TLS run over UDP once with each TLS version: the PAA accepts both, the
 // PaC pins one; the MSK is equal on both ends and the versions derive different keys.
 TEST(PaaRunner, AuthenticatesOverUdpWithTls12AndTls13) {
-    imsp2p_test::test_pki pki;
-    const auto server = pki.issue_server("paa.ims.example");
-    const auto client = pki.issue_client("alice@ims.example");
-    pana::paa_runner_config config;
-    config.listen_address = "127.0.0.1";
-    config.port = 0;
-    config.ca_file = pki.ca().ca_file();
-    config.certificate_file = server.certificate_file;
-    config.private_key_file = server.private_key_file;
+    const imsp2p_test::eap_tls_parties parties("alice@ims.example");
+    const pana::paa_runner_config config = parties.paa_config();
     std::ostringstream log;
     pana::paa_runner runner(log);
     std::error_code ec;
@@ -131,11 +113,7 @@ TEST(PaaRunner, AuthenticatesOverUdpWithTls12AndTls13) {
     ASSERT_FALSE(ec) << ec.message();
     std::vector<imsp2p::core::byte_vector> msks;
     for (const auto version : {pana::tls_version::tls1_2, pana::tls_version::tls1_3}) {
-        pana::eap_tls_settings tls;
-        tls.ca_file = pki.ca().ca_file();
-        tls.certificate_chain_file = client.certificate_file;
-        tls.private_key_file = client.private_key_file;
-        tls.expected_server_name = "paa.ims.example";
+        pana::eap_tls_settings tls = parties.client_settings();
         tls.min_version = version;
         tls.max_version = version;
         const auto context = pana::eap_tls_context::create(tls, pana::eap_tls_role::client);
@@ -183,16 +161,9 @@ TEST(PaaRunnerConfig, ParsesTheHssTokenStore) {
 }
 
 TEST(PaaRunner, StoresTheOnePassTokenOfEachAuthenticationAtTheHss) {
-    imsp2p_test::test_pki pki;
+    const imsp2p_test::eap_tls_parties parties("alice@ims.example");
     imsp2p_test::temporary_directory folder("imsp2p-paa-runner-tokens");
-    const auto server = pki.issue_server("paa.ims.example");
-    const auto client = pki.issue_client("alice@ims.example");
-    pana::paa_runner_config config;
-    config.listen_address = "127.0.0.1";
-    config.port = 0;
-    config.ca_file = pki.ca().ca_file();
-    config.certificate_file = server.certificate_file;
-    config.private_key_file = server.private_key_file;
+    pana::paa_runner_config config = parties.paa_config();
     config.token_store_file = folder.path() / "hss.sqlite";
     config.token_lifetime = 60s;
     std::ostringstream log;
@@ -202,10 +173,7 @@ TEST(PaaRunner, StoresTheOnePassTokenOfEachAuthenticationAtTheHss) {
     ASSERT_FALSE(ec) << ec.message();
     EXPECT_EQ(runner.tokens_stored(), 0u);
 
-    pana::eap_tls_settings tls;
-    tls.ca_file = pki.ca().ca_file();
-    tls.certificate_chain_file = client.certificate_file;
-    tls.private_key_file = client.private_key_file;
+    const pana::eap_tls_settings tls = parties.client_settings(false);
     const auto context = pana::eap_tls_context::create(tls, pana::eap_tls_role::client);
     auto peer = std::make_unique<pana::eap_tls_peer>(context, "alice@ims.example");
     pana::eap_tls_peer* raw = peer.get();
@@ -265,16 +233,9 @@ TEST(PaaRunnerConfig, ParsesTheHssDepositInterface) {
 }
 
 TEST(PaaRunner, AnUnreachableHssIsLoggedAndTheAuthenticationStillSucceeds) {
-    imsp2p_test::test_pki pki;
+    const imsp2p_test::eap_tls_parties parties("alice@ims.example");
     imsp2p_test::temporary_directory folder("imsp2p-paa-runner-deposit");
-    const auto server = pki.issue_server("paa.ims.example");
-    const auto client = pki.issue_client("alice@ims.example");
-    pana::paa_runner_config config;
-    config.listen_address = "127.0.0.1";
-    config.port = 0;
-    config.ca_file = pki.ca().ca_file();
-    config.certificate_file = server.certificate_file;
-    config.private_key_file = server.private_key_file;
+    pana::paa_runner_config config = parties.paa_config();
     // Port 9 (discard) on 127.0.0.1 is not served here: the connection is refused.
     config.hss_deposit_url = "http://127.0.0.1:9/v1/one-pass-tokens";
     config.hss_deposit_key_file = folder.path() / "deposit.key";
@@ -289,10 +250,7 @@ TEST(PaaRunner, AnUnreachableHssIsLoggedAndTheAuthenticationStillSucceeds) {
     runner.start(config, ec);
     ASSERT_FALSE(ec) << ec.message();
 
-    pana::eap_tls_settings tls;
-    tls.ca_file = pki.ca().ca_file();
-    tls.certificate_chain_file = client.certificate_file;
-    tls.private_key_file = client.private_key_file;
+    const pana::eap_tls_settings tls = parties.client_settings(false);
     const auto context = pana::eap_tls_context::create(tls, pana::eap_tls_role::client);
     pana::pana_client pac;
     pac.authenticate("127.0.0.1", runner.port(),

@@ -6,7 +6,7 @@
 
 #include <imsp2p/core/crypto.hpp>
 
-#include "imsp2p_test/certificates.hpp"
+#include "imsp2p_test/pana_fixtures.hpp"
 #include "imsp2p_test/pana_identity_eap.hpp"
 
 #include <gtest/gtest.h>
@@ -602,22 +602,11 @@ TEST(PanaSession, PaaTerminatesAdministratively) {
 // The full system: PaC and PAA carrying EAP-TLS (certificates on both ends) through PANA, with
 // loss on the way; both ends end with the MSK EAP-TLS exported.
 TEST(PanaSession, EapTlsRunOverPanaWithLossYieldsTheSameMskOnBothEnds) {
-    imsp2p_test::test_pki pki;
-    const auto server = pki.issue_server("paa.ims.example");
-    const auto client = pki.issue_client("alice@ims.example");
-    pana::eap_tls_settings server_settings;
-    server_settings.ca_file = pki.ca().ca_file();
-    server_settings.certificate_chain_file = server.certificate_file;
-    server_settings.private_key_file = server.private_key_file;
-    pana::eap_tls_settings client_settings;
-    client_settings.ca_file = pki.ca().ca_file();
-    client_settings.certificate_chain_file = client.certificate_file;
-    client_settings.private_key_file = client.private_key_file;
-    client_settings.expected_server_name = "paa.ims.example";
+    const imsp2p_test::eap_tls_parties parties("alice@ims.example");
     const auto server_context =
-        pana::eap_tls_context::create(server_settings, pana::eap_tls_role::server);
+        pana::eap_tls_context::create(parties.server_settings(), pana::eap_tls_role::server);
     const auto client_context =
-        pana::eap_tls_context::create(client_settings, pana::eap_tls_role::client);
+        pana::eap_tls_context::create(parties.client_settings(), pana::eap_tls_role::client);
 
     pana_link l;
     l.identity = "alice@ims.example";

@@ -15,7 +15,7 @@
 
 #include <imsp2p/core/crypto.hpp>
 
-#include "imsp2p_test/certificates.hpp"
+#include "imsp2p_test/pana_fixtures.hpp"
 #include "imsp2p_test/temporary_directory.hpp"
 
 #include <gtest/gtest.h>
@@ -35,20 +35,9 @@ namespace {
 constexpr char impi_text[] = "alice@ims.example";
 constexpr char realm[] = "ims.example";
 
-pana::aka_key key(std::uint8_t seed) {
-    pana::aka_key k{};
-    for (std::size_t i = 0; i < k.size(); ++i) {
-        k[i] = static_cast<std::uint8_t>(seed + 5 * i);
-    }
-    return k;
-}
-
-pana::usim card() {
-    pana::usim_profile profile;
-    profile.impi = core::impi::parse(impi_text);
-    profile.k = key(1);
-    profile.opc = key(2);
-    return pana::usim(profile);
+/** The AKA subscriber alice of these tests. */
+imsp2p_test::aka_subscriber alice() {
+    return {impi_text, 1, 2, 5};
 }
 
 // ---- the proof and the header ----------------------------------------------------------------
@@ -132,11 +121,7 @@ class ImsCoreOnePass : public ::testing::Test {
             registry.add(core::impu::parse("sip:alice@ims.example"), core::impi::parse(impi_text),
                          "unused");
         }
-        pana::subscriber_record record;
-        record.impi = core::impi::parse(impi_text);
-        record.k = key(1);
-        record.opc = key(2);
-        subscribers_.create(record);
+        subscribers_.create(alice().record());
         sip::ims_core_settings settings;
         settings.port = 0;
         settings.realm = realm;
@@ -188,7 +173,8 @@ class ImsCoreOnePass : public ::testing::Test {
     std::shared_ptr<sip::one_pass_credentials> one_pass(const core::byte_vector& token,
                                                         bool with_aka = true) {
         aka_ = std::make_shared<counting_credentials>(std::make_shared<sip::aka_credentials>(
-            card(), std::filesystem::path{}, core::logger("aka", nullptr, core::log_level::off)));
+            alice().card(), std::filesystem::path{},
+            core::logger("aka", nullptr, core::log_level::off)));
         return std::make_shared<sip::one_pass_credentials>(
             impi_text, realm, token,
             with_aka ? std::shared_ptr<sip::credentials_provider>(aka_) : nullptr);
@@ -225,18 +211,9 @@ TEST_F(ImsCoreOnePass, RegistersInOneRoundTripAndConsumesTheToken) {
 TEST_F(ImsCoreOnePass, TokenFromARealEapTlsConversationRegistersInOnePass) {
     // PaC and PAA run EAP-TLS (in memory here; PANA carries it on the wire); the PAA's token
     // sink stores the exported token at the HSS; the UE registers with the PaC's copy.
-    imsp2p_test::test_pki pki;
-    const auto server = pki.issue_server("paa.ims.example");
-    const auto client = pki.issue_client(impi_text);
-    pana::eap_tls_settings paa_settings;
-    paa_settings.ca_file = pki.ca().ca_file();
-    paa_settings.certificate_chain_file = server.certificate_file;
-    paa_settings.private_key_file = server.private_key_file;
-    pana::eap_tls_settings pac_settings;
-    pac_settings.ca_file = pki.ca().ca_file();
-    pac_settings.certificate_chain_file = client.certificate_file;
-    pac_settings.private_key_file = client.private_key_file;
-    pac_settings.expected_server_name = "paa.ims.example";
+    const imsp2p_test::eap_tls_parties parties(impi_text);
+    const pana::eap_tls_settings paa_settings = parties.server_settings();
+    const pana::eap_tls_settings pac_settings = parties.client_settings();
     pana::eap_tls_authenticator paa(
         pana::eap_tls_context::create(paa_settings, pana::eap_tls_role::server),
         pana::make_token_store_sink(paa_tokens_, 60s));

@@ -5,7 +5,7 @@
 
 #include <imsp2p/core/error.hpp>
 
-#include "imsp2p_test/certificates.hpp"
+#include "imsp2p_test/pana_fixtures.hpp"
 #include "imsp2p_test/temporary_directory.hpp"
 
 #include <gtest/gtest.h>
@@ -23,12 +23,7 @@ namespace {
 class PanaAttach : public ::testing::Test {
   protected:
     void SetUp() override {
-        pana::paa_runner_config config;
-        config.listen_address = "127.0.0.1";
-        config.port = 0;
-        config.ca_file = pki_.ca().ca_file();
-        config.certificate_file = server_.certificate_file;
-        config.private_key_file = server_.private_key_file;
+        pana::paa_runner_config config = parties_.paa_config();
         config.token_store_file = folder_.path() / "hss.sqlite";
         std::error_code ec;
         paa_.start(config, ec);
@@ -39,20 +34,15 @@ class PanaAttach : public ::testing::Test {
         sip::pana_attach_settings attach;
         attach.paa_address = "127.0.0.1";
         attach.paa_port = paa_.port();
-        attach.tls.ca_file = pki_.ca().ca_file();
-        attach.tls.certificate_chain_file = client_.certificate_file;
-        attach.tls.private_key_file = client_.private_key_file;
-        attach.tls.expected_server_name = "paa.ims.example";
+        attach.tls = parties_.client_settings();
         attach.impi = "alice@ims.example";
         attach.realm = "ims.example";
         attach.timeout = 5s;
         return attach;
     }
 
-    imsp2p_test::test_pki pki_;
+    imsp2p_test::eap_tls_parties parties_{"alice@ims.example"};
     imsp2p_test::temporary_directory folder_{"imsp2p-pana-attach"};
-    imsp2p_test::issued_certificate server_ = pki_.issue_server("paa.ims.example");
-    imsp2p_test::issued_certificate client_ = pki_.issue_client("alice@ims.example");
     std::ostringstream log_;
     pana::paa_runner paa_{log_};
 };

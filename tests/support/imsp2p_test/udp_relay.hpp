@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -196,5 +197,18 @@ class udp_relay {
     std::atomic<bool> stopping_{false};
     std::thread thread_;
 };
+
+/**
+ * @param datagrams datagrams a relay forwarded (e.g. udp_relay::to_server())
+ * @param method a SIP method, e.g. "REGISTER"
+ * @return how many of them are requests of that method
+ */
+inline std::size_t count_sip_requests(const std::vector<std::string>& datagrams,
+                                      const std::string& method) {
+    const std::string start = method + " ";
+    return static_cast<std::size_t>(
+        std::count_if(datagrams.begin(), datagrams.end(),
+                      [&](const std::string& datagram) { return datagram.rfind(start, 0) == 0; }));
+}
 
 }  // namespace imsp2p_test

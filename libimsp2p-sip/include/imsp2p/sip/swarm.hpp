@@ -64,6 +64,14 @@ struct swarm_settings {
      * one piece at a time to each peer and the next only once that piece shows up at another
      * peer, so an origin uploads each piece about once. Meant for publishers; applied when a
      * torrent becomes a seed.
+     *
+     * Start-up cost (libtorrent 2.0): a peer's first offer is made while writing the bitfield at
+     * the end of the handshake, where libtorrent drops it, so a peer gets its first piece from
+     * the super seed only when libtorrent re-offers to peers uninterested for 10 s: each peer
+     * that can only reach the super seed waits about 10 s before any data flows. Giving
+     * libtorrent the info dictionary after the handshakes (which does send the offer) does not
+     * help: the pieces found by the following resume check are announced to every connected peer
+     * with plain HAVE messages, which the peers then request and the super seed rejects.
      */
     bool super_seeding = false;
     /**

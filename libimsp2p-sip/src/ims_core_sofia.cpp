@@ -220,28 +220,38 @@ struct imsp2p_ims_core_state {
         if (root == nullptr) {
             throw std::system_error(sip::errc::stack_failure, "su_root_create failed");
         }
-        agent = nta_agent_create(root, no_url(), nullptr, nullptr, NTATAG_UA(0),
-                                 NTATAG_SERVER_RPORT(1), TAG_END());
-        if (agent == nullptr) {
-            throw std::system_error(sip::errc::stack_failure, "nta_agent_create failed");
-        }
         const std::string host = settings.listen_address.find(':') != std::string::npos
                                      ? "[" + settings.listen_address + "]"
                                      : settings.listen_address;
-        std::string udp = "sip:" + host + ":" + std::to_string(settings.port) + ";transport=udp";
-        if (nta_agent_add_tport(agent, as_url_string(udp.c_str()), TAG_END()) < 0) {
-            throw std::system_error(sip::errc::stack_failure, "cannot bind UDP " + udp);
-        }
-        port = settings.port;
-        if (port == 0) {
-            const sip_contact_t* contact = nta_agent_contact(agent);
-            if (contact != nullptr && contact->m_url->url_port != nullptr) {
-                port = static_cast<std::uint16_t>(std::stoi(contact->m_url->url_port));
+        // UDP and TCP share one port number. With port 0 the UDP port is chosen first; if its TCP
+        // twin is taken by another process, start again with another port (a few times).
+        for (int attempt = 0;; ++attempt) {
+            agent = nta_agent_create(root, no_url(), nullptr, nullptr, NTATAG_UA(0),
+                                     NTATAG_SERVER_RPORT(1), TAG_END());
+            if (agent == nullptr) {
+                throw std::system_error(sip::errc::stack_failure, "nta_agent_create failed");
             }
-        }
-        std::string tcp = "sip:" + host + ":" + std::to_string(port) + ";transport=tcp";
-        if (nta_agent_add_tport(agent, as_url_string(tcp.c_str()), TAG_END()) < 0) {
-            throw std::system_error(sip::errc::stack_failure, "cannot bind TCP " + tcp);
+            std::string udp =
+                "sip:" + host + ":" + std::to_string(settings.port) + ";transport=udp";
+            if (nta_agent_add_tport(agent, as_url_string(udp.c_str()), TAG_END()) < 0) {
+                throw std::system_error(sip::errc::stack_failure, "cannot bind UDP " + udp);
+            }
+            port = settings.port;
+            if (port == 0) {
+                const sip_contact_t* contact = nta_agent_contact(agent);
+                if (contact != nullptr && contact->m_url->url_port != nullptr) {
+                    port = static_cast<std::uint16_t>(std::stoi(contact->m_url->url_port));
+                }
+            }
+            std::string tcp = "sip:" + host + ":" + std::to_string(port) + ";transport=tcp";
+            if (nta_agent_add_tport(agent, as_url_string(tcp.c_str()), TAG_END()) >= 0) {
+                break;
+            }
+            if (settings.port != 0 || attempt >= 16) {
+                throw std::system_error(sip::errc::stack_failure, "cannot bind TCP " + tcp);
+            }
+            nta_agent_destroy(agent);
+            agent = nullptr;
         }
         leg = nta_leg_tcreate(agent, &on_request, this, NTATAG_NO_DIALOG(1), TAG_END());
         if (leg == nullptr) {

@@ -63,7 +63,8 @@ const std::vector<std::pair<std::string, std::string>> commands = {
     {"publish", "publish <file>: package, PUBLISH, wait for the result, start seeding"},
     {"acquire", "acquire <doi>: buy (MESSAGE), download from the swarm, fetch the license"},
     {"seed",
-     "seed everything published or acquired until SIGTERM/SIGINT (resumes);\n"
+     "seed everything published or acquired until SIGTERM/SIGINT (resumes, renews\n"
+     "            tickets before they expire);\n"
      "            --operator: also serve the AS's seed assignments (operator seed box)"},
     {"play", "play <doi> --out <file|->, or play <file.ipc> --license/--key ... (see --help)"},
     {"list", "list [text]: the catalogue of the content index"},
@@ -652,16 +653,42 @@ sigset_t block_stop_signals() {
     return set;
 }
 
-/** Seeds until SIGTERM/SIGINT, printing a status line every 10 s (2 s on a terminal). */
+/**
+ * Renews the tickets that are due (ims_client::renew_tickets()); reports what happened.
+ * @return when to check again (sooner after a failure)
+ */
+std::chrono::steady_clock::time_point renew_due_tickets(sip::ims_client& client) {
+    std::error_code ec;
+    std::string detail;
+    const std::size_t renewed = client.renew_tickets(ec, &detail);
+    if (renewed != 0) {
+        std::cerr << "imsp2p-client: renewed " << renewed << " ticket(s)\n";
+    }
+    if (ec) {
+        std::cerr << "imsp2p-client: warning: ticket renewal: " << detail
+                  << " (retrying in 1 min)\n";
+        return std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    }
+    return std::chrono::steady_clock::now() + std::chrono::minutes(5);
+}
+
+/**
+ * Seeds until SIGTERM/SIGINT, printing a status line every 10 s (2 s on a terminal) and
+ * renewing due tickets every 5 minutes (see ims_client::renew_tickets()).
+ */
 void seed_until_stopped(sip::ims_client& client, const sigset_t& signals, bool quiet) {
     const bool tty = ::isatty(2) == 1;
     const timespec wait{tty ? 2 : 10, 0};
+    auto next_renewal = renew_due_tickets(client);
     while (true) {
         const int received = sigtimedwait(&signals, nullptr, &wait);
         if (received == SIGTERM || received == SIGINT) {
             std::cerr << "imsp2p-client: " << (received == SIGTERM ? "SIGTERM" : "SIGINT")
                       << ": saving resume data and stopping\n";
             return;
+        }
+        if (std::chrono::steady_clock::now() >= next_renewal) {
+            next_renewal = renew_due_tickets(client);
         }
         if (quiet) {
             continue;

@@ -10,6 +10,7 @@
 
 #include <imsp2p/drm/container.hpp>
 #include <imsp2p/drm/drm_client.hpp>
+#include <imsp2p/drm/license.hpp>
 #include <imsp2p/drm/packager.hpp>
 #include <imsp2p/drm/player.hpp>
 #include <imsp2p/drm/torrent.hpp>
@@ -44,6 +45,8 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr std::size_t max_stashed_requests = 100;
+/** The stored PUBLISH body of a publication (renew_tickets() sends it again). */
+constexpr const char* publish_request_file = "publish-request.json";
 
 std::string lower_ascii(std::string text) {
     for (char& c : text) {
@@ -362,6 +365,10 @@ client_settings client_settings::from_config(const core::config& config) {
     settings.pana_server_name = config.get_or<std::string>("/pana_server_name", "");
     settings.realm = config.get_or<std::string>("/realm", "");
     settings.operator_seed_box = config.get_or<bool>("/operator_seed_box", false);
+    settings.ticket_renewal_margin = std::chrono::duration_cast<std::chrono::seconds>(
+        config.duration_or("/ticket_renewal_margin", settings.ticket_renewal_margin));
+    settings.license_renewal_margin = std::chrono::duration_cast<std::chrono::seconds>(
+        config.duration_or("/license_renewal_margin", settings.license_renewal_margin));
     return settings;
 }
 
@@ -820,6 +827,14 @@ struct ims_client::impl {
         sip_request.headers = {{"Event", "imsp2p-content"}, {"Expires", "3600"}};
         sip_request.content_type = std::string(publish_media_type);
         sip_request.body = request.serialize();
+        // Kept to renew the seed ticket later (renew_tickets() sends it again).
+        core::write_secret_file(folder / publish_request_file, core::as_bytes(sip_request.body),
+                                ec);
+        if (ec) {
+            set_detail(detail, (folder / publish_request_file).string() + ": " + ec.message());
+            remove_folder();
+            return {};
+        }
         if (settings.transport == transport::udp && !settings.outbound_proxy.empty()) {
             // Bodies of this size need TCP (RFC 3261 §18.1.1).
             sip_request.route = {"<" + with_transport(settings.outbound_proxy, transport::tcp) +
@@ -905,6 +920,70 @@ struct ims_client::impl {
         }
     }
 
+    /** @return the folder of an acquisition @param doi the content */
+    std::filesystem::path acquisition_folder(const core::doi& doi) const {
+        return settings.data_dir / "acquired" / path_segment(lower_ascii(doi.str()));
+    }
+
+    /**
+     * Sends the acquire MESSAGE (the recorded request id, so a repeat is never charged twice),
+     * waits for the ticket document and stores it (0600) as the acquisition's ticket.json.
+     * @param forget_on_refusal drop the pending acquisition record when the AS refuses
+     * @return the ticket document, or nullopt with ec and detail set
+     */
+    std::optional<ticket_document> request_ticket(const core::doi& doi,
+                                                  const std::string& request_id,
+                                                  bool forget_on_refusal,
+                                                  const client_progress_callback& progress,
+                                                  std::error_code& ec, std::string* detail) {
+        acquire_request body;
+        body.doi = doi;
+        body.device_key = device_key.public_only();
+        body.request_id = request_id;
+        report(progress, client_stage::signalling, "MESSAGE " + settings.content_psi);
+        outgoing_request request;
+        request.method = "MESSAGE";
+        request.request_uri = settings.content_psi;
+        request.content_type = std::string(acquire_media_type);
+        request.body = body.serialize();
+        if (!send_request(std::move(request), ec, detail)) {
+            if (forget_on_refusal && ec != errc::dependency_unavailable) {
+                forget_pending(request_id);  // refused: nothing was charged
+            }
+            return std::nullopt;
+        }
+
+        report(progress, client_stage::signalling, "waiting for the ticket");
+        const auto message = wait_ticket(request_id);
+        if (!message) {
+            ec = std::make_error_code(std::errc::timed_out);
+            set_detail(detail, "no ticket from " + settings.content_psi + " within " +
+                                   std::to_string(settings.result_timeout.count()) + " ms");
+            return std::nullopt;
+        }
+        body_error problem;
+        ticket_document ticket = ticket_document::parse(message->body, ec, &problem);
+        if (ec) {
+            set_detail(detail, "bad ticket document: " + problem.message());
+            return std::nullopt;
+        }
+        if (!(ticket.doi == doi)) {
+            ec = errc::bad_body;
+            set_detail(detail, "the ticket is for " + ticket.doi.str() + ", not " + doi.str());
+            return std::nullopt;
+        }
+        const std::filesystem::path folder = acquisition_folder(doi);
+        std::filesystem::create_directories(folder, ec);
+        if (!ec) {
+            core::write_secret_file(folder / "ticket.json", core::as_bytes(message->body), ec);
+        }
+        if (ec) {
+            set_detail(detail, folder.string() + ": " + ec.message());
+            return std::nullopt;
+        }
+        return ticket;
+    }
+
     acquired_item acquire(const std::string& doi_text, std::error_code& ec, std::string* detail,
                           const client_progress_callback& progress,
                           const std::string& explicit_request_id) {
@@ -957,53 +1036,13 @@ struct ims_client::impl {
             }
         }
 
-        acquire_request body;
-        body.doi = doi;
-        body.device_key = device_key.public_only();
-        body.request_id = item.request_id;
-        report(progress, client_stage::signalling, "MESSAGE " + settings.content_psi);
-        outgoing_request request;
-        request.method = "MESSAGE";
-        request.request_uri = settings.content_psi;
-        request.content_type = std::string(acquire_media_type);
-        request.body = body.serialize();
-        if (!send_request(std::move(request), ec, detail)) {
-            if (new_record && ec != errc::dependency_unavailable) {
-                forget_pending(item.request_id);  // refused: nothing was charged
-            }
+        const std::optional<ticket_document> fetched =
+            request_ticket(doi, item.request_id, new_record, progress, ec, detail);
+        if (!fetched) {
             return {};
         }
-
-        report(progress, client_stage::signalling, "waiting for the ticket");
-        const auto message = wait_ticket(item.request_id);
-        if (!message) {
-            ec = std::make_error_code(std::errc::timed_out);
-            set_detail(detail, "no ticket from " + settings.content_psi + " within " +
-                                   std::to_string(settings.result_timeout.count()) + " ms");
-            return {};
-        }
-        body_error problem;
-        const ticket_document ticket = ticket_document::parse(message->body, ec, &problem);
-        if (ec) {
-            set_detail(detail, "bad ticket document: " + problem.message());
-            return {};
-        }
-        if (!(ticket.doi == doi)) {
-            ec = errc::bad_body;
-            set_detail(detail, "the ticket is for " + ticket.doi.str() + ", not " + doi.str());
-            return {};
-        }
-
-        const std::filesystem::path folder =
-            settings.data_dir / "acquired" / path_segment(lower_ascii(doi.str()));
-        std::filesystem::create_directories(folder, ec);
-        if (!ec) {
-            core::write_secret_file(folder / "ticket.json", core::as_bytes(message->body), ec);
-        }
-        if (ec) {
-            set_detail(detail, folder.string() + ": " + ec.message());
-            return {};
-        }
+        const ticket_document& ticket = *fetched;
+        const std::filesystem::path folder = acquisition_folder(doi);
 
         // The torrent from the content index.
         std::string index_base = ticket.torrent_url;
@@ -1067,25 +1106,8 @@ struct ims_client::impl {
 
         // The license.
         report(progress, client_stage::licensing, "license " + ticket.license_url);
-        drm::drm_client_settings drm_settings;
-        drm_settings.base_url = strip_suffix(ticket.license_url, "/v1/licenses");
-        drm_settings.timeout = settings.request_timeout;
-        drm::drm_problem drm_answer;
-        const std::string license =
-            drm::drm_client(drm_settings)
-                .acquire_license(ticket.grant_token, device_key.public_only(), ec, &drm_answer);
-        if (ec) {
-            set_detail(detail,
-                       "license " + ticket.license_url + ": " +
-                           (drm_answer.status != 0 ? std::to_string(drm_answer.status) + " " +
-                                                         drm_answer.title + ": " + drm_answer.detail
-                                                   : ec.message()));
-            return {};
-        }
         const std::filesystem::path license_path = folder / "license.jws";
-        write_atomically(license_path, license + "\n", ec);
-        if (ec) {
-            set_detail(detail, license_path.string() + ": " + ec.message());
+        if (fetch_license(ticket, license_path, ec, detail).empty()) {
             return {};
         }
 
@@ -1114,6 +1136,89 @@ struct ims_client::impl {
         }
         log.info("acquired", {{"doi", item.doi}, {"container", item.container_path.string()}});
         return item;
+    }
+
+    /**
+     * Fetches a license from the DRM server with the ticket document's grant token and stores
+     * it (replaced atomically).
+     * @param answer if not null, receives the DRM server's answer (status 0: no answer)
+     * @return the license, empty with ec and detail set on failure
+     */
+    std::string fetch_license(const ticket_document& ticket,
+                              const std::filesystem::path& license_path, std::error_code& ec,
+                              std::string* detail, drm::drm_problem* answer = nullptr) {
+        drm::drm_client_settings drm_settings;
+        drm_settings.base_url = strip_suffix(ticket.license_url, "/v1/licenses");
+        drm_settings.timeout = settings.request_timeout;
+        drm::drm_problem drm_answer;
+        std::string license =
+            drm::drm_client(drm_settings)
+                .acquire_license(ticket.grant_token, device_key.public_only(), ec, &drm_answer);
+        if (answer != nullptr) {
+            *answer = drm_answer;
+        }
+        if (ec) {
+            set_detail(detail,
+                       "license " + ticket.license_url + ": " +
+                           (drm_answer.status != 0 ? std::to_string(drm_answer.status) + " " +
+                                                         drm_answer.title + ": " + drm_answer.detail
+                                                   : ec.message()));
+            return {};
+        }
+        write_atomically(license_path, license + "\n", ec);
+        if (ec) {
+            set_detail(detail, license_path.string() + ": " + ec.message());
+            return {};
+        }
+        return license;
+    }
+
+    /**
+     * play()'s license renewal (see ims_client::play()): a fresh license from the DRM server,
+     * with a fresh ticket document first when the stored grant token is about to expire.
+     * @param refused set when the DRM server (or the AS) answered and refused
+     * @return the new license, empty with ec and detail set on failure
+     */
+    std::string renew_license(const acquired_item& bought, const core::doi& doi, bool& refused,
+                              const client_progress_callback& progress, std::error_code& ec,
+                              std::string* detail) {
+        refused = false;
+        const auto now = std::chrono::system_clock::now();
+        const std::filesystem::path folder = bought.license_path.parent_path();
+        std::optional<ticket_document> ticket;
+        {
+            std::error_code read_ec;
+            const core::byte_vector text = read_bytes(folder / "ticket.json", read_ec);
+            if (!read_ec) {
+                ticket = ticket_document::parse(core::as_string_view(text), read_ec);
+            }
+            if (read_ec) {
+                ticket.reset();
+            }
+        }
+        // A grant token that expires before the request could complete: a fresh document.
+        const auto grant_margin = std::chrono::duration_cast<std::chrono::seconds>(
+            settings.request_timeout + std::chrono::seconds(60));
+        if (!ticket || ticket->expires <=
+                           std::chrono::time_point_cast<std::chrono::seconds>(now) + grant_margin) {
+            if (!ensure_registered(ec, detail)) {
+                return {};
+            }
+            ticket = request_ticket(doi, bought.request_id, false, progress, ec, detail);
+            if (!ticket) {
+                refused = ec == errc::dependency_refused;
+                return {};
+            }
+        }
+        report(progress, client_stage::licensing, "renewing the license " + ticket->license_url);
+        drm::drm_problem answer;
+        std::string license = fetch_license(*ticket, bought.license_path, ec, detail, &answer);
+        if (license.empty()) {
+            refused = answer.status >= 400 && answer.status < 500;
+            return {};
+        }
+        log.info("license renewed", {{"doi", doi.str()}});
+        return license;
     }
 
     std::uint64_t play(const std::string& doi_text, std::ostream& out, std::error_code& ec,
@@ -1171,15 +1276,50 @@ struct ims_client::impl {
         if (keys == nullptr) {
             return 0;
         }
-        const core::byte_vector license_bytes = read_bytes(bought->license_path, ec);
-        if (ec) {
-            set_detail(detail, bought->license_path.string() + ": " + ec.message());
-            return 0;
-        }
+        std::error_code read_ec;
+        const core::byte_vector license_bytes = read_bytes(bought->license_path, read_ec);
         std::string license(core::as_string_view(license_bytes));
         while (!license.empty() &&
                (license.back() == '\n' || license.back() == '\r' || license.back() == ' ')) {
             license.pop_back();
+        }
+        // Renew a license that is about to expire (or unreadable) before playing.
+        std::optional<std::chrono::sys_seconds> license_expires;
+        if (!read_ec) {
+            const drm::license_claims claims = drm::peek_license_claims(license, read_ec);
+            if (!read_ec) {
+                license_expires = claims.expires_at;
+            }
+        }
+        const auto now =
+            std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+        if (!license_expires || *license_expires <= now + settings.license_renewal_margin) {
+            bool refused = false;
+            std::string renewal_detail;
+            std::string renewed =
+                renew_license(*bought, doi, refused, progress, ec, &renewal_detail);
+            if (!renewed.empty()) {
+                license = std::move(renewed);
+            } else if (refused) {
+                // The DRM server (or the AS) said no, e.g. the grant was revoked: keep nothing
+                // that could still be played offline.
+                std::error_code ignored;
+                std::filesystem::remove(bought->license_path, ignored);
+                log.warning("license renewal refused; license deleted",
+                            {{"doi", doi.str()}, {"reason", renewal_detail}});
+                set_detail(detail, "license renewal refused: " + renewal_detail);
+                return 0;
+            } else if (license_expires && *license_expires > now) {
+                // Offline: the license in hand is still valid.
+                log.warning("license renewal failed; playing with the current license",
+                            {{"doi", doi.str()}, {"reason", renewal_detail}});
+                ec.clear();
+            } else {
+                set_detail(detail, "the license " + bought->license_path.string() +
+                                       (license_expires ? " has expired" : " cannot be read") +
+                                       " and renewing it failed: " + renewal_detail);
+                return 0;
+            }
         }
         drm::player_settings player_settings;
         player_settings.drm_keys = *keys;
@@ -1207,6 +1347,164 @@ struct ims_client::impl {
         }
         log.info("played", {{"doi", doi.str()}, {"play", playback.usage().play_count}});
         return playback.header().plaintext_size;
+    }
+
+    /** Re-sends the stored PUBLISH of a published item for a fresh seed ticket. */
+    bool renew_seed_ticket(published_item& item, std::error_code& ec, std::string* detail) {
+        const std::filesystem::path folder = item.container_path.parent_path();
+        const core::byte_vector body = read_bytes(folder / publish_request_file, ec);
+        if (ec) {
+            set_detail(detail, item.doi + ": cannot renew its seed ticket: " +
+                                   (folder / publish_request_file).string() + ": " + ec.message());
+            return false;
+        }
+        body_error problem;
+        const publish_request request =
+            publish_request::parse(core::as_string_view(body), ec, &problem);
+        if (ec) {
+            set_detail(detail, (folder / publish_request_file).string() + ": " + problem.message());
+            return false;
+        }
+        outgoing_request sip_request;
+        sip_request.method = "PUBLISH";
+        sip_request.request_uri = settings.content_psi;
+        sip_request.headers = {{"Event", "imsp2p-content"}, {"Expires", "3600"}};
+        sip_request.content_type = std::string(publish_media_type);
+        sip_request.body = std::string(core::as_string_view(body));
+        if (settings.transport == transport::udp && !settings.outbound_proxy.empty()) {
+            sip_request.route = {"<" + with_transport(settings.outbound_proxy, transport::tcp) +
+                                 ";lr>"};
+        }
+        if (!send_request(std::move(sip_request), ec, detail)) {
+            return false;
+        }
+        const auto result = wait_publish_result(request.kid);
+        if (!result) {
+            ec = std::make_error_code(std::errc::timed_out);
+            set_detail(detail, item.doi + ": no publish result from " + settings.content_psi +
+                                   " within " + std::to_string(settings.result_timeout.count()) +
+                                   " ms");
+            return false;
+        }
+        item.state = std::string(core::to_string(result->state));
+        item.seed_ticket = result->seed_ticket;
+        item.announce_url = result->announce_url;
+        item.torrent_url = result->torrent_url;
+        item.expires = result->expires;
+        return true;
+    }
+
+    /** Gives a renewed announce URL to the swarm, when it runs. */
+    void update_swarm_announce(const std::filesystem::path& torrent_path,
+                               const std::filesystem::path& folder,
+                               const std::string& announce_url) {
+        swarm* session = nullptr;
+        {
+            std::lock_guard lock(component_mutex);
+            session = shares.get();
+        }
+        if (session == nullptr) {
+            return;  // seed_all() adds it with the stored URL
+        }
+        std::error_code ec;
+        const core::byte_vector torrent = read_bytes(torrent_path, ec);
+        if (!ec) {
+            session->add(torrent, folder, announce_url, ec);  // replaces the announce URL
+        }
+        if (ec) {
+            log.warning("cannot give the renewed ticket to the swarm",
+                        {{"torrent", torrent_path.string()}, {"error", ec.message()}});
+        }
+    }
+
+    std::size_t renew_tickets(std::error_code& ec, std::string* detail) {
+        ec.clear();
+        const auto due =
+            std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()) +
+            settings.ticket_renewal_margin;
+        std::vector<published_item> own;
+        std::vector<acquired_item> bought;
+        {
+            std::lock_guard lock(state_mutex);
+            for (const auto& item : published) {
+                if (item.expires <= due && item.state != "withdrawn") {
+                    own.push_back(item);
+                }
+            }
+            for (const auto& item : acquired) {
+                if (item.complete && item.expires <= due) {
+                    bought.push_back(item);
+                }
+            }
+        }
+        if (own.empty() && bought.empty()) {
+            return 0;
+        }
+        if (!ensure_registered(ec, detail)) {
+            return 0;
+        }
+        std::size_t renewed = 0;
+        const auto note_error = [&](const std::error_code& item_ec, const std::string& text) {
+            log.warning("ticket renewal failed", {{"error", text}});
+            if (!ec) {
+                ec = item_ec;
+                set_detail(detail, text);
+            }
+        };
+        const auto store = [&](auto& items, const auto& item, auto same) {
+            std::lock_guard lock(state_mutex);
+            const auto it = std::find_if(items.begin(), items.end(), same);
+            if (it != items.end()) {
+                *it = item;
+            }
+            std::error_code save_ec;
+            save_state_locked(save_ec);
+            return save_ec;
+        };
+        for (auto& item : own) {
+            std::error_code item_ec;
+            std::string item_detail;
+            if (!renew_seed_ticket(item, item_ec, &item_detail)) {
+                note_error(item_ec, item_detail);
+                continue;
+            }
+            if (const auto save_ec = store(published, item, [&](const published_item& other) {
+                    return same_doi(other.doi, item.doi);
+                })) {
+                note_error(save_ec, state_path().string() + ": " + save_ec.message());
+                continue;
+            }
+            update_swarm_announce(item.torrent_path, item.container_path.parent_path(),
+                                  item.announce_url);
+            log.info("seed ticket renewed", {{"doi", item.doi}});
+            ++renewed;
+        }
+        for (auto& item : bought) {
+            std::error_code item_ec;
+            std::string item_detail;
+            const core::doi doi = core::doi::parse(item.doi, item_ec);
+            std::optional<ticket_document> ticket;
+            if (!item_ec) {
+                ticket = request_ticket(doi, item.request_id, false, {}, item_ec, &item_detail);
+            }
+            if (!ticket) {
+                note_error(item_ec, item.doi + ": " + item_detail);
+                continue;
+            }
+            item.announce_url = ticket->announce_url;
+            item.expires = ticket->expires;
+            if (const auto save_ec = store(acquired, item, [&](const acquired_item& other) {
+                    return other.request_id == item.request_id;
+                })) {
+                note_error(save_ec, state_path().string() + ": " + save_ec.message());
+                continue;
+            }
+            update_swarm_announce(item.torrent_path, item.container_path.parent_path(),
+                                  item.announce_url);
+            log.info("leech ticket renewed", {{"doi", item.doi}});
+            ++renewed;
+        }
+        return renewed;
     }
 
     std::size_t seed_all(std::error_code& ec, std::string* detail) {
@@ -1731,6 +2029,20 @@ std::vector<tracker::index_entry> ims_client::list(const std::string& query, std
 std::size_t ims_client::seed_all(std::error_code& ec, std::string* detail) {
     std::lock_guard lock(impl_->operation_mutex);
     return impl_->seed_all(ec, detail);
+}
+
+std::size_t ims_client::renew_tickets(std::error_code& ec, std::string* detail) {
+    std::lock_guard lock(impl_->operation_mutex);
+    try {
+        return impl_->renew_tickets(ec, detail);
+    } catch (const std::system_error& error) {
+        ec = error.code();
+        set_detail(detail, error.what());
+    } catch (const std::exception& error) {
+        ec = errc::stack_failure;
+        set_detail(detail, error.what());
+    }
+    return 0;
 }
 
 std::size_t ims_client::serve_seed_box(std::chrono::milliseconds wait, std::error_code& ec,

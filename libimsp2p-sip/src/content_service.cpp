@@ -1046,7 +1046,8 @@ class content_service::impl {
      */
     step_status advance_purchase(purchase_row& purchase, time_point now,
                                  std::vector<outgoing_request>& out,
-                                 std::optional<content_row> content = std::nullopt) {
+                                 std::optional<content_row> content = std::nullopt,
+                                 bool requested_again = false) {
         if (!content || content->doi_key != purchase.doi_key) {
             std::lock_guard lock(db_mutex);
             content = content_by("doi_key", purchase.doi_key);
@@ -1133,8 +1134,12 @@ class content_service::impl {
             purchase.step = "ticketed";
             fresh_document = true;
         }
-        // ticketed or delivered: (re-)send the document; refresh it when its tickets are stale.
-        if (!fresh_document) {
+        // ticketed or delivered: (re-)send the document; refresh it when its tickets are stale
+        // or when the user asks again (a client renewing its leech ticket or grant token:
+        // fresh tickets, never a second charge).
+        if (!fresh_document && requested_again) {
+            purchase.document = make_ticket_document(purchase, *content, now).serialize();
+        } else if (!fresh_document) {
             std::error_code ec;
             auto document = ticket_document::parse(purchase.document, ec);
             if (ec || document.expires <= to_seconds(now) + std::chrono::minutes(5)) {
@@ -1169,6 +1174,7 @@ class content_service::impl {
         const auto guard = locks.acquire("purchase\n" + user.str() + "\n" + body.request_id);
         std::optional<content_row> content;
         std::optional<purchase_row> purchase;
+        bool requested_again = false;
         {
             std::lock_guard lock(db_mutex);
             content = content_by("doi_key", body.doi.key());
@@ -1181,6 +1187,7 @@ class content_service::impl {
                 return result;
             }
             purchase = purchase_by("user = ?1 AND request_id = ?2", {user.str(), body.request_id});
+            requested_again = purchase.has_value();
             const std::string jkt = body.device_key.thumbprint();
             if (purchase) {
                 if (purchase->doi_key != content->doi_key || purchase->device_jkt != jkt) {
@@ -1212,7 +1219,8 @@ class content_service::impl {
                 purchase = row;
             }
         }
-        const auto status = advance_purchase(*purchase, now, result.requests, std::move(content));
+        const auto status =
+            advance_purchase(*purchase, now, result.requests, std::move(content), requested_again);
         result.response =
             status.retry_later ? unavailable(status.reason) : reply(status.status, status.reason);
         return result;

@@ -11,10 +11,14 @@
 #include <imsp2p/sip/client.hpp>
 #include <imsp2p/sip/error.hpp>
 
+#include <imsp2p/drm/drm_client.hpp>
+#include <imsp2p/drm/error.hpp>
+
 #include <imsp2p/core/crypto.hpp>
 #include <imsp2p/core/database.hpp>
 #include <imsp2p/core/jose.hpp>
 #include <imsp2p/core/key_file.hpp>
+#include <imsp2p/core/ticket.hpp>
 
 #include <gtest/gtest.h>
 
@@ -219,7 +223,7 @@ class system_under_test {
         }
 
         // Subscribers, provisioned through the program.
-        for (const std::string user : {"alice", "bob", "carol"}) {
+        for (const std::string user : {"alice", "bob", "carol", "dave"}) {
             const auto out = (dir / ("user-" + user + ".out")).string();
             child_process add(
                 {ims_core_program, "--config", (dir / "ims-core.json").string(), "user", "add",
@@ -251,6 +255,23 @@ class system_under_test {
     system_under_test& operator=(const system_under_test&) = delete;
 
     const std::string& missing() const { return missing_; }
+    /** @return the DRM server's port */
+    std::uint16_t drm_port() const { return drm_port_; }
+
+    /** @return a service JWT (aud drm) signed with the AS key, as the AS makes them */
+    std::string drm_service_token() const {
+        const core::jwk key = core::load_or_create_private_key(dir() / "as" / "as-signing.jwk",
+                                                               core::jwk_curve::ed25519);
+        const core::ticket_issuer issuer(key.ed25519_private(), "as-1", "sip:as.test");
+        core::ticket_claims claims;
+        claims.subject = "sip:as.test";
+        claims.audience = "drm";
+        claims.issued_at =
+            std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+        claims.expires_at = claims.issued_at + 5min;
+        claims.role = core::ticket_role::service;
+        return issuer.issue(claims);
+    }
     const std::filesystem::path& dir() const { return folder_.path(); }
 
     sip::client_settings client(const std::string& user) const {
@@ -634,6 +655,106 @@ namespace {
 // The same purchase with Kamailio 5.6 as the S-CSCF (tests/integration/kamailio/kamailio.cfg):
 // Digest registration, 407 on PUBLISH and MESSAGE answered by the client, identity asserted
 // by Kamailio, the AS's MESSAGEs routed to the registered contacts by lookup("location").
+TEST_F(SipFlows, TicketsAndLicenseRenewedAndARevokedGrantEndsPlay) {
+    const std::string doi = published_doi();
+    ASSERT_FALSE(doi.empty());
+    auto settings = system_->client("dave");
+    // Both margins above the lifetimes (DRM licenses 1 h, leech tickets 24 h): every play
+    // renews the license and renew_tickets() renews the leech ticket.
+    settings.license_renewal_margin = 2h;
+    settings.ticket_renewal_margin = 48h;
+    sip::ims_client dave(settings, core::logger("dave", nullptr, core::log_level::info));
+    std::error_code ec;
+    std::string detail;
+    const auto item = dave.acquire(doi, ec, &detail);
+    ASSERT_FALSE(ec) << ec.message() << ": " << detail << "\n" << system_->logs();
+    const std::string first_license = read_binary(item.license_path);
+    ASSERT_FALSE(first_license.empty());
+
+    // Play renews the license first (a new JWS: a new ephemeral key for the CEK).
+    std::ostringstream played;
+    EXPECT_EQ(dave.play(doi, played, ec, &detail), content_.size())
+        << ec.message() << ": " << detail << "\n"
+        << system_->logs();
+    EXPECT_TRUE(played.str() == content_) << "played content differs";
+    const std::string second_license = read_binary(item.license_path);
+    EXPECT_FALSE(second_license.empty());
+    EXPECT_NE(second_license, first_license);
+
+    // The leech ticket: a fresh ticket document for the same purchase, charged once.
+    const auto ticket_before = read_binary(item.license_path.parent_path() / "ticket.json");
+    EXPECT_EQ(dave.renew_tickets(ec, &detail), 1U) << ec.message() << ": " << detail;
+    EXPECT_FALSE(ec) << detail;
+    const auto status = dave.status();
+    ASSERT_EQ(status.acquired.size(), 1U);
+    EXPECT_NE(status.acquired[0].announce_url, item.announce_url);
+    EXPECT_NE(read_binary(item.license_path.parent_path() / "ticket.json"), ticket_before);
+    EXPECT_EQ(system_->download_charges("sip:dave@ims.example", doi), 1);
+
+    // The operator revokes dave's grant: the next renewal is refused, the license deleted.
+    imsp2p::drm::drm_client_settings drm_settings;
+    drm_settings.base_url = "http://127.0.0.1:" + std::to_string(system_->drm_port());
+    drm_settings.timeout = 10s;
+    const std::string token = system_->drm_service_token();
+    drm_settings.service_token_provider = [token] { return token; };
+    const imsp2p::drm::drm_client drm(drm_settings);
+    std::string grant_id;
+    for (const auto& grant : drm.list_grants(doi, ec)) {
+        if (grant.user == "sip:dave@ims.example") {
+            grant_id = grant.grant_id;
+        }
+    }
+    ASSERT_FALSE(ec) << ec.message();
+    ASSERT_FALSE(grant_id.empty());
+    drm.revoke(grant_id, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    std::ostringstream refused;
+    EXPECT_EQ(dave.play(doi, refused, ec, &detail), 0U);
+    EXPECT_EQ(ec, imsp2p::drm::errc::grant_revoked) << ec.message() << ": " << detail;
+    EXPECT_NE(detail.find("renewal refused"), std::string::npos) << detail;
+    EXPECT_TRUE(refused.str().empty());
+    EXPECT_FALSE(std::filesystem::exists(item.license_path));
+}
+
+TEST_F(SipFlows, PublisherRenewsItsSeedTicketAndKeepsSeeding) {
+    const std::string doi = published_doi();
+    ASSERT_FALSE(doi.empty());
+    const auto before = alice_->status();
+    ASSERT_EQ(before.published.size(), 1U);
+    // Nothing is due within the default margin (seed tickets last 30 days).
+    std::error_code ec;
+    std::string detail;
+    EXPECT_EQ(alice_->renew_tickets(ec, &detail), 0U);
+    EXPECT_FALSE(ec) << detail;
+
+    // A second client on alice's data (hers is stopped meanwhile) with a margin above 30 days.
+    const auto data_dir = system_->dir() / "alice";
+    alice_.reset();
+    {
+        auto settings = system_->client("alice");
+        settings.ticket_renewal_margin = std::chrono::hours(24 * 40);
+        sip::ims_client renewing(settings, core::logger("alice", nullptr, core::log_level::info));
+        EXPECT_EQ(renewing.seed_all(ec, &detail), 1U) << ec.message() << ": " << detail;
+        EXPECT_EQ(renewing.renew_tickets(ec, &detail), 1U) << ec.message() << ": " << detail;
+        EXPECT_FALSE(ec) << detail << "\n" << system_->logs();
+        const auto after = renewing.status();
+        ASSERT_EQ(after.published.size(), 1U);
+        EXPECT_EQ(after.published[0].doi, doi);
+        EXPECT_NE(after.published[0].seed_ticket, before.published[0].seed_ticket);
+        EXPECT_NE(after.published[0].announce_url, before.published[0].announce_url);
+        EXPECT_GE(after.published[0].expires, before.published[0].expires);
+        // The swarm announces with the renewed ticket: the tracker admits it.
+        ASSERT_EQ(after.transfers.size(), 1U);
+        EXPECT_TRUE(after.transfers[0].complete);
+        EXPECT_TRUE(after.transfers[0].error.empty()) << after.transfers[0].error;
+    }
+    alice_ = std::make_unique<sip::ims_client>(
+        system_->client("alice"), core::logger("alice", nullptr, core::log_level::info));
+    alice_->seed_all(ec, &detail);
+    EXPECT_FALSE(ec) << detail;
+    (void)data_dir;
+}
+
 class SipFlowsThroughKamailio : public ::testing::Test {
   protected:
     static void SetUpTestSuite() {
@@ -696,7 +817,8 @@ TEST(ClientSettings, FromConfigReadsEveryKeyAndResolvesRelativePaths) {
         "drm_jwks": "drm-jwks.json", "index_url": "http://127.0.0.1:8090",
         "bittorrent_listen": "127.0.0.1:6881", "upload_rate_limit": 1000,
         "download_rate_limit": 2000, "request_timeout": "5s", "result_timeout": "7s",
-        "transfer_timeout": "2m"})");
+        "transfer_timeout": "2m", "ticket_renewal_margin": "3h",
+        "license_renewal_margin": "90s"})");
     const auto settings = sip::client_settings::from_config(core::config::load_file(path));
     EXPECT_EQ(settings.data_dir, (folder.path() / "data").lexically_normal());
     EXPECT_EQ(settings.impu, "sip:alice@ims.example");
@@ -716,6 +838,8 @@ TEST(ClientSettings, FromConfigReadsEveryKeyAndResolvesRelativePaths) {
     EXPECT_EQ(settings.request_timeout, 5s);
     EXPECT_EQ(settings.result_timeout, 7s);
     EXPECT_EQ(settings.transfer_timeout, 120s);
+    EXPECT_EQ(settings.ticket_renewal_margin, 3h);
+    EXPECT_EQ(settings.license_renewal_margin, 90s);
 
     // A URL stays a URL; a bad transport and a missing data_dir are refused by name.
     auto config = core::config::parse(R"({"data_dir": "/tmp/x", "drm_jwks": "http://drm:8088"})");

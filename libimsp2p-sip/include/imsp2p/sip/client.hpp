@@ -11,8 +11,9 @@
  *   are encrypted to it.
  * - `client-state.json`: the published items, the acquisitions and (seed box) the seed
  *   assignments (0600: the announce URLs carry tickets; replaced atomically).
- * - `published/<stem>-<8 hex>/`: the container, the torrent and `content-key.json` (0600) of
- *   each publication.
+ * - `published/<stem>-<8 hex>/`: the container, the torrent, `content-key.json` (0600) and
+ *   `publish-request.json` (0600, the PUBLISH body, re-sent to renew the seed ticket) of each
+ *   publication.
  * - `acquired/<DOI, percent-encoded>/`: the downloaded container, its torrent, `ticket.json`
  *   (0600) and `license.jws` of each acquisition.
  * - `seeded/<DOI, percent-encoded>/`: operator seed box only: the container and torrent of each
@@ -78,6 +79,8 @@ namespace imsp2p::sip {
  *   IMPU's domain)
  * - `/operator_seed_box` (boolean, default false): this client is an operator seed box that
  *   accepts seed assignments from the content service (serve_seed_box())
+ * - durations `/ticket_renewal_margin` (default "1h"; see renew_tickets()) and
+ *   `/license_renewal_margin` (default "5m"; see play())
  */
 struct IMSP2P_SIP_EXPORT client_settings {
     /** The data directory (keys, state, containers, resume data); created if missing. */
@@ -142,6 +145,17 @@ struct IMSP2P_SIP_EXPORT client_settings {
      * one of the AS's configured operator seed boxes.
      */
     bool operator_seed_box = false;
+    /**
+     * Tickets (seed tickets of published items, leech tickets of complete acquisitions) that
+     * expire within this margin are renewed by renew_tickets(); the `seed` daemon calls it
+     * periodically, so a long-running seeder is never refused by the tracker.
+     */
+    std::chrono::seconds ticket_renewal_margin{std::chrono::hours(1)};
+    /**
+     * play() renews a license that expires within this margin from the DRM server before
+     * playing (licenses are short-lived so that revocation takes effect).
+     */
+    std::chrono::seconds license_renewal_margin{std::chrono::minutes(5)};
 
     /**
      * Reads the settings from a configuration (see the struct comment for the keys).
@@ -348,9 +362,19 @@ class IMSP2P_SIP_EXPORT ims_client {
      * Plays acquired content (or, publisher side, own published content with its key): checks
      * the license against the device key and the DRM keys, enforces the rights in the usage
      * store (one call is one play) and writes the plain content.
+     *
+     * License renewal: a license that expires within settings().license_renewal_margin (or
+     * cannot be read) is first renewed from the DRM server with the grant token of the stored
+     * ticket document (`ticket.json`); when that token is itself about to expire, the acquire
+     * MESSAGE is sent again with the recorded request id for a fresh ticket document (never
+     * charged twice). If the DRM server refuses the renewal (e.g. the grant was revoked), the
+     * stored license is deleted and play fails with the DRM server's reason; if the server
+     * cannot be reached, a license still valid is played (offline play) and an expired one is
+     * not.
      * @param doi the content
      * @param out where the plain content goes
-     * @param ec errc::unknown_content if neither acquired nor published here; player errors
+     * @param ec errc::unknown_content if neither acquired nor published here; player errors;
+     *        DRM client errors of a refused renewal (e.g. drm::errc::grant_revoked)
      * @param detail if not null, receives the explanation on failure
      * @param progress optional, called on this thread
      * @return the plain bytes written
@@ -402,6 +426,22 @@ class IMSP2P_SIP_EXPORT ims_client {
     std::size_t serve_seed_box(std::chrono::milliseconds wait, std::error_code& ec,
                                std::string* detail = nullptr,
                                const seed_box_callback& on_event = {});
+
+    /**
+     * Renews every ticket that expires within settings().ticket_renewal_margin: the seed ticket
+     * of each published item (the stored PUBLISH body is sent again; the content service
+     * answers with a fresh publish result) and the leech ticket of each complete acquisition
+     * (the acquire MESSAGE again with the recorded request id: a fresh ticket document, never a
+     * second charge). The new announce URLs are stored and, when the swarm runs, given to it at
+     * once. Registers first if not registered. Items whose ticket is not due are left alone.
+     * Operator seed assignments are not renewed here (their operator-seed tickets last the
+     * content service's operator_seed_ticket_lifetime).
+     * @param ec the first error met (the other items are still tried); cleared when every due
+     *        renewal succeeded
+     * @param detail if not null, receives the explanation of the first error
+     * @return how many tickets were renewed
+     */
+    std::size_t renew_tickets(std::error_code& ec, std::string* detail = nullptr);
 
     /** Writes the swarm's resume data now (no-op when the swarm has not started). */
     void save_resume_data();

@@ -22,7 +22,8 @@
  *   server or the database is unavailable; success: 200 without a body (RFC 3428), then a
  *   MESSAGE to the asserted identity with the ticket document, routed through
  *   service_settings::scscf_route. Idempotent per (user, request_id): a repeat never charges
- *   twice; it completes what is missing and sends the ticket document again. A request_id
+ *   twice; it completes what is missing and sends the ticket document again, with fresh
+ *   tickets and grant token (how a client renews them: ims_client::renew_tickets()). A request_id
  *   reused for another DOI or device key gets 409. Muted content (waiting for
  *   operator seeding) can be bought: the tracker admits the buyer's peers once activate() ran.
  * - PUBLISH Event: imsp2p-content (489 for another event, with Allow-Events): publish or
@@ -30,10 +31,10 @@
  *   (or already registered with the DRM server under another kid) is 409, outside the accepted
  *   prefixes 403; the same torrent published again by the same publisher is idempotent (same
  *   DOI; another publisher gets 409). Success: 200 with SIP-ETag and Expires (RFC 3903), then a
- *   MESSAGE with the publish_result. A PUBLISH with SIP-If-Match and no body refreshes (new
- *   SIP-ETag); with Expires: 0 it withdraws the content (RFC 3903 removal); an unknown entity
- *   tag is 412. The publication's expiry does not withdraw content: it only bounds how long
- *   the entity tag is valid for refresh and removal.
+ *   MESSAGE with the publish_result (a fresh seed ticket each time: how a publisher renews it). A
+ * PUBLISH with SIP-If-Match and no body refreshes (new SIP-ETag); with Expires: 0 it withdraws the
+ * content (RFC 3903 removal); an unknown entity tag is 412. The publication's expiry does not
+ * withdraw content: it only bounds how long the entity tag is valid for refresh and removal.
  * - SUBSCRIBE Event: imsp2p-catalog (489 otherwise), optionally filtered by the Event header
  *   parameters `genre` and `series`: 200 with a To tag and Expires, then a NOTIFY
  *   (Subscription-State: active;expires=N) with the full catalog (newest max_catalog_entries);

@@ -164,6 +164,26 @@ void set_detail(std::string* detail, std::string text) {
     }
 }
 
+/**
+ * Runs one operation of the public API: an exception escaping it (a system error, or anything
+ * else from the SIP stack or libtorrent) becomes @p ec and @p detail; the result is then a
+ * default value.
+ */
+template <class Operation>
+auto guarded(std::error_code& ec, std::string* detail, Operation&& operation)
+    -> decltype(operation()) {
+    try {
+        return std::forward<Operation>(operation)();
+    } catch (const std::system_error& error) {
+        ec = error.code();
+        set_detail(detail, error.what());
+    } catch (const std::exception& error) {
+        ec = errc::stack_failure;
+        set_detail(detail, error.what());
+    }
+    return {};
+}
+
 std::string strip_suffix(std::string url, std::string_view suffix) {
     if (url.size() >= suffix.size() &&
         url.compare(url.size() - suffix.size(), suffix.size(), suffix) == 0) {
@@ -1451,15 +1471,25 @@ struct ims_client::impl {
                 set_detail(detail, text);
             }
         };
-        const auto store = [&](auto& items, const auto& item, auto same) {
-            std::lock_guard lock(state_mutex);
-            const auto it = std::find_if(items.begin(), items.end(), same);
-            if (it != items.end()) {
-                *it = item;
-            }
+        // Stores a renewed item, hands its announce URL to the swarm and counts it.
+        const auto finish = [&](auto& items, const auto& item, const char* what, auto same) {
             std::error_code save_ec;
-            save_state_locked(save_ec);
-            return save_ec;
+            {
+                std::lock_guard lock(state_mutex);
+                const auto it = std::find_if(items.begin(), items.end(), same);
+                if (it != items.end()) {
+                    *it = item;
+                }
+                save_state_locked(save_ec);
+            }
+            if (save_ec) {
+                note_error(save_ec, state_path().string() + ": " + save_ec.message());
+                return;
+            }
+            update_swarm_announce(item.torrent_path, item.container_path.parent_path(),
+                                  item.announce_url);
+            log.info(what, {{"doi", item.doi}});
+            ++renewed;
         };
         for (auto& item : own) {
             std::error_code item_ec;
@@ -1468,16 +1498,8 @@ struct ims_client::impl {
                 note_error(item_ec, item_detail);
                 continue;
             }
-            if (const auto save_ec = store(published, item, [&](const published_item& other) {
-                    return same_doi(other.doi, item.doi);
-                })) {
-                note_error(save_ec, state_path().string() + ": " + save_ec.message());
-                continue;
-            }
-            update_swarm_announce(item.torrent_path, item.container_path.parent_path(),
-                                  item.announce_url);
-            log.info("seed ticket renewed", {{"doi", item.doi}});
-            ++renewed;
+            finish(published, item, "seed ticket renewed",
+                   [&](const published_item& other) { return same_doi(other.doi, item.doi); });
         }
         for (auto& item : bought) {
             std::error_code item_ec;
@@ -1493,16 +1515,8 @@ struct ims_client::impl {
             }
             item.announce_url = ticket->announce_url;
             item.expires = ticket->expires;
-            if (const auto save_ec = store(acquired, item, [&](const acquired_item& other) {
-                    return other.request_id == item.request_id;
-                })) {
-                note_error(save_ec, state_path().string() + ": " + save_ec.message());
-                continue;
-            }
-            update_swarm_announce(item.torrent_path, item.container_path.parent_path(),
-                                  item.announce_url);
-            log.info("leech ticket renewed", {{"doi", item.doi}});
-            ++renewed;
+            finish(acquired, item, "leech ticket renewed",
+                   [&](const acquired_item& other) { return other.request_id == item.request_id; });
         }
         return renewed;
     }
@@ -1967,44 +1981,22 @@ published_item ims_client::publish(const std::filesystem::path& file, publish_me
                                    std::error_code& ec, std::string* detail,
                                    const client_progress_callback& progress) {
     std::lock_guard lock(impl_->operation_mutex);
-    try {
-        return impl_->publish(file, std::move(metadata), ec, detail, progress);
-    } catch (const std::system_error& error) {
-        ec = error.code();
-        set_detail(detail, error.what());
-    } catch (const std::exception& error) {
-        ec = errc::stack_failure;
-        set_detail(detail, error.what());
-    }
-    return {};
+    return guarded(ec, detail,
+                   [&] { return impl_->publish(file, std::move(metadata), ec, detail, progress); });
 }
 
 acquired_item ims_client::acquire(const std::string& doi, std::error_code& ec, std::string* detail,
                                   const client_progress_callback& progress,
                                   const std::string& request_id) {
     std::lock_guard lock(impl_->operation_mutex);
-    try {
-        return impl_->acquire(doi, ec, detail, progress, request_id);
-    } catch (const std::system_error& error) {
-        ec = error.code();
-        set_detail(detail, error.what());
-    } catch (const std::exception& error) {
-        ec = errc::stack_failure;
-        set_detail(detail, error.what());
-    }
-    return {};
+    return guarded(ec, detail,
+                   [&] { return impl_->acquire(doi, ec, detail, progress, request_id); });
 }
 
 std::uint64_t ims_client::play(const std::string& doi, std::ostream& out, std::error_code& ec,
                                std::string* detail, const client_progress_callback& progress) {
     std::lock_guard lock(impl_->operation_mutex);
-    try {
-        return impl_->play(doi, out, ec, detail, progress);
-    } catch (const std::system_error& error) {
-        ec = error.code();
-        set_detail(detail, error.what());
-    }
-    return 0;
+    return guarded(ec, detail, [&] { return impl_->play(doi, out, ec, detail, progress); });
 }
 
 std::vector<tracker::index_entry> ims_client::list(const std::string& query, std::error_code& ec,
@@ -2033,31 +2025,13 @@ std::size_t ims_client::seed_all(std::error_code& ec, std::string* detail) {
 
 std::size_t ims_client::renew_tickets(std::error_code& ec, std::string* detail) {
     std::lock_guard lock(impl_->operation_mutex);
-    try {
-        return impl_->renew_tickets(ec, detail);
-    } catch (const std::system_error& error) {
-        ec = error.code();
-        set_detail(detail, error.what());
-    } catch (const std::exception& error) {
-        ec = errc::stack_failure;
-        set_detail(detail, error.what());
-    }
-    return 0;
+    return guarded(ec, detail, [&] { return impl_->renew_tickets(ec, detail); });
 }
 
 std::size_t ims_client::serve_seed_box(std::chrono::milliseconds wait, std::error_code& ec,
                                        std::string* detail, const seed_box_callback& on_event) {
     std::lock_guard lock(impl_->operation_mutex);
-    try {
-        return impl_->serve_seed_box(wait, ec, detail, on_event);
-    } catch (const std::system_error& error) {
-        ec = error.code();
-        set_detail(detail, error.what());
-    } catch (const std::exception& error) {
-        ec = errc::stack_failure;
-        set_detail(detail, error.what());
-    }
-    return 0;
+    return guarded(ec, detail, [&] { return impl_->serve_seed_box(wait, ec, detail, on_event); });
 }
 
 void ims_client::save_resume_data() {

@@ -35,13 +35,14 @@ endfunction()
 # imsp2p_add_library(<component>
 #     SOURCES <files...>
 #     PUBLIC_DEPS <targets...>   PRIVATE_DEPS <targets...>
-#     PC_REQUIRES <pkg-config names...>  PC_REQUIRES_PRIVATE <pkg-config names...>)
+#     PC_REQUIRES <pkg-config names...>  PC_REQUIRES_PRIVATE <pkg-config names...>
+#     PC_LIBS_PRIVATE <linker flags of dependencies without pkg-config files...>)
 #
 # Creates imsp2p_<component> (alias imsp2p::<component>, file libimsp2p-<component>), its
 # generated export header <imsp2p/<component>/export.hpp>, install rules into the export set
 # imsp2p-<component>-targets, and a pkg-config file imsp2p-<component>.pc.
 function(imsp2p_add_library component)
-  cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS;PC_REQUIRES;PC_REQUIRES_PRIVATE"
+  cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS;PC_REQUIRES;PC_REQUIRES_PRIVATE;PC_LIBS_PRIVATE"
                         ${ARGN})
   set(target imsp2p_${component})
   string(TOUPPER "${component}" upper)
@@ -102,6 +103,7 @@ function(imsp2p_add_library component)
   list(REMOVE_DUPLICATES ARG_PC_REQUIRES)
   list(JOIN ARG_PC_REQUIRES ", " pc_requires)
   list(JOIN ARG_PC_REQUIRES_PRIVATE ", " pc_requires_private)
+  list(JOIN ARG_PC_LIBS_PRIVATE " " pc_libs_private)
   set(pc_file "${CMAKE_CURRENT_BINARY_DIR}/imsp2p-${component}.pc")
   file(
     WRITE "${pc_file}"
@@ -114,7 +116,7 @@ function(imsp2p_add_library component)
     "Requires: ${pc_requires}\n"
     "Requires.private: ${pc_requires_private}\n"
     "Libs: -L\${libdir} -limsp2p-${component}\n"
-    "Libs.private: -pthread\n"
+    "Libs.private: ${pc_libs_private} -pthread\n"
     "Cflags: -I\${includedir} ${pc_cflags}\n")
   install(FILES "${pc_file}" DESTINATION ${IMSP2P_INSTALL_PKGCONFIGDIR})
 endfunction()

@@ -32,6 +32,17 @@ if(NOT last_output MATCHES "consumer ok")
   message(FATAL_ERROR "consumer did not report success")
 endif()
 
+# 1b. The same for the top of the stack: find_package(imsp2p REQUIRED COMPONENTS sip).
+run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/package" -B "${WORK_DIR}/consumer-sip" -G "${GENERATOR}"
+    -DCMAKE_CXX_COMPILER=${CXX} "-DCMAKE_PREFIX_PATH=${prefix}" -DCMAKE_BUILD_TYPE=Release
+    -DIMSP2P_COMPONENT=sip)
+run(${CMAKE_COMMAND} --build "${WORK_DIR}/consumer-sip")
+run("${WORK_DIR}/consumer-sip/imsp2p_consumer")
+if(NOT last_output MATCHES "consumer ok")
+  message(FATAL_ERROR "sip consumer did not report success")
+endif()
+message(STATUS "find_package sip consumer: ${last_output}")
+
 # 2. Asking for an unknown component must fail cleanly.
 execute_process(COMMAND ${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/package" -B "${WORK_DIR}/bad-component"
                         -G "${GENERATOR}" "-DCMAKE_PREFIX_PATH=${prefix}" -DIMSP2P_COMPONENT=nosuch

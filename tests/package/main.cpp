@@ -1,10 +1,15 @@
 // A consumer of the installed SDK: links imsp2p::core (or the pkg-config flags of imsp2p-core),
-// parses a DOI and signs and verifies a JWS. Prints "consumer ok" on success.
+// parses a DOI and signs and verifies a JWS; built with IMSP2P_COMPONENT=sip it also links
+// imsp2p::sip and runs the client program's --help. Prints "consumer ok" on success.
 
 #include <imsp2p/core/crypto.hpp>
 #include <imsp2p/core/doi.hpp>
 #include <imsp2p/core/jose.hpp>
 #include <imsp2p/core/version.hpp>
+
+#ifdef IMSP2P_CONSUMER_SIP
+#include <imsp2p/sip/client_runner.hpp>
+#endif
 
 #include <iostream>
 #include <string>
@@ -26,6 +31,13 @@ int main() {
         std::cerr << "JWS does not verify: " << ec.message() << "\n";
         return 1;
     }
+#ifdef IMSP2P_CONSUMER_SIP
+    // The whole client program from the library: its overview, without starting anything.
+    if (imsp2p::sip::client_runner().run({"--help"}) != 0) {
+        std::cerr << "client_runner --help failed\n";
+        return 1;
+    }
+#endif
     std::cout << "consumer ok: imsp2p " << core::version_string() << ", " << doi.url() << ", JWS "
               << token.size() << " bytes\n";
     return 0;

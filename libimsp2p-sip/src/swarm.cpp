@@ -4,6 +4,8 @@
 #include <imsp2p/core/error.hpp>
 #include <imsp2p/sip/error.hpp>
 
+#include "initial_seeding.hpp"
+
 #include <libtorrent/add_torrent_params.hpp>
 #include <libtorrent/address.hpp>
 #include <libtorrent/alert_types.hpp>
@@ -181,7 +183,24 @@ struct swarm::impl {
         lt::torrent_handle handle;
         std::string name;
         std::string tracker_error;
+        /** Counters of the initial seeding plugin; null without swarm_settings::initial_seeding. */
+        std::shared_ptr<detail::initial_seeding_counters> seeding_counters;
     };
+
+    /**
+     * Installs the initial seeding plugin on a torrent about to be added, when configured.
+     * @return its counters, null when initial seeding is off
+     */
+    std::shared_ptr<detail::initial_seeding_counters> attach_policy(
+        lt::add_torrent_params& params, const lt::torrent_info& info) const {
+        if (!settings.initial_seeding) {
+            return nullptr;
+        }
+        auto counters = std::make_shared<detail::initial_seeding_counters>();
+        params.extensions.push_back(detail::make_initial_seeding(
+            {info.num_pieces(), info.piece_length(), info.total_size()}, counters));
+        return counters;
+    }
 
     impl(swarm_settings s, core::logger l) : settings(std::move(s)), log(std::move(l)) {
         if (!settings.state_dir.empty()) {
@@ -246,6 +265,7 @@ struct swarm::impl {
                 log.warning("swarm: skipping bad saved torrent", {{"id", id}});
                 continue;
             }
+            auto counters = attach_policy(params, *info);
             params.ti = std::move(info);
             params.flags &= ~(lt::torrent_flags::auto_managed | lt::torrent_flags::paused);
             params.flags |= lt::torrent_flags::override_trackers;
@@ -258,7 +278,8 @@ struct swarm::impl {
             }
             {
                 std::lock_guard lock(mutex);
-                torrents_by_id[id] = entry{handle, handle.torrent_file()->name(), {}};
+                torrents_by_id[id] =
+                    entry{handle, handle.torrent_file()->name(), {}, std::move(counters)};
             }
             added.push_back(handle);
             log.info("swarm: resumed torrent", {{"id", id}});
@@ -311,7 +332,8 @@ struct swarm::impl {
             set_tracker_error(tracker_error->handle, "tracker: " + reason);
             log.warning("swarm: tracker refused the announce", {{"reason", reason}});
         } else if (const auto* state = lt::alert_cast<lt::state_changed_alert>(alert)) {
-            if (settings.super_seeding && state->state == lt::torrent_status::seeding) {
+            if (settings.super_seeding && !settings.initial_seeding &&
+                state->state == lt::torrent_status::seeding) {
                 state->handle.set_flags(lt::torrent_flags::super_seeding);
             }
         } else if (const auto* reply = lt::alert_cast<lt::tracker_reply_alert>(alert)) {
@@ -373,6 +395,7 @@ struct swarm::impl {
     std::optional<std::pair<transfer_progress, bool>> snapshot(const std::string& id) const {
         lt::torrent_handle handle;
         transfer_progress progress;
+        std::shared_ptr<detail::initial_seeding_counters> counters;
         {
             std::lock_guard lock(mutex);
             const auto found = torrents_by_id.find(id);
@@ -382,6 +405,12 @@ struct swarm::impl {
             handle = found->second.handle;
             progress.name = found->second.name;
             progress.error = found->second.tracker_error;
+            counters = found->second.seeding_counters;
+        }
+        if (counters) {
+            progress.initial_seeding_rejects = counters->rejected_requests.load();
+            progress.initial_seeding_suggestions = counters->suggested_pieces.load();
+            progress.initial_seeding_pieces_given = counters->pieces_given.load();
         }
         if (!handle.is_valid()) {
             return std::nullopt;
@@ -469,6 +498,7 @@ std::string swarm::add(core::byte_view torrent_file, const fs::path& save_dir,
     }
 
     lt::add_torrent_params params;
+    auto counters = impl_->attach_policy(params, *info);
     params.ti = info;
     params.save_path = folder.string();
     params.trackers = {announce_url};
@@ -504,7 +534,7 @@ std::string swarm::add(core::byte_view torrent_file, const fs::path& save_dir,
         ec = errc::swarm_bad_torrent;
         return {};
     }
-    impl_->torrents_by_id[id] = impl::entry{handle, info->name(), {}};
+    impl_->torrents_by_id[id] = impl::entry{handle, info->name(), {}, std::move(counters)};
     impl_->log.info("swarm: added torrent",
                     {{"id", id}, {"name", info->name()}, {"folder", folder.string()}});
     return id;

@@ -27,7 +27,10 @@
 // IMSP2P_BENCH_SWARM_N (default 16), IMSP2P_BENCH_SWARM_US_KIB / _D_KIB / _UI_KIB (rates in
 // KiB/s, defaults 2048 / 4096 / 2048), IMSP2P_BENCH_SWARM_LT ("name=value,..." libtorrent
 // settings for every peer), IMSP2P_BENCH_SWARM_SEED_LT (extra ones for the publisher only),
-// IMSP2P_BENCH_SWARM_SUPER_SEED (publisher super seeding, default 1), IMSP2P_BENCH_SWARM_TRACE=1
+// IMSP2P_BENCH_SWARM_SEEDING (the publisher's mode: "initial" = swarm_settings::initial_seeding,
+// the default; "super" = libtorrent's super seeding; "plain"), IMSP2P_BENCH_SWARM_SUPER_SEED (older
+// switch, used when IMSP2P_BENCH_SWARM_SEEDING is unset: 1 = "super", 0 = "plain"),
+// IMSP2P_BENCH_SWARM_TRACE=1
 // (a line of aggregate rates every second), IMSP2P_BENCH_SWARM_BOX_KIB (seed box upload cap in
 // KiB/s, default 8192; 0 skips the seed box scenario).
 
@@ -285,7 +288,19 @@ int run() {
     // One upload slot per downloader: with super seeding each peer holds at most two revealed
     // pieces, so the origin needs many peers unchoked at once to use its upload.
     publisher_settings.upload_slots = peers;
-    publisher_settings.super_seeding = env_number("IMSP2P_BENCH_SWARM_SUPER_SEED", 1) != 0;
+    std::string seeding_mode = "initial";
+    if (const char* mode = std::getenv("IMSP2P_BENCH_SWARM_SEEDING"); mode != nullptr && *mode) {
+        seeding_mode = mode;
+    } else if (const char* old = std::getenv("IMSP2P_BENCH_SWARM_SUPER_SEED");
+               old != nullptr && *old) {
+        seeding_mode = env_number("IMSP2P_BENCH_SWARM_SUPER_SEED", 1) != 0 ? "super" : "plain";
+    }
+    if (seeding_mode != "initial" && seeding_mode != "super" && seeding_mode != "plain") {
+        std::fprintf(stderr, "IMSP2P_BENCH_SWARM_SEEDING: expected initial, super or plain\n");
+        return 1;
+    }
+    publisher_settings.initial_seeding = seeding_mode == "initial";
+    publisher_settings.super_seeding = seeding_mode == "super";
     auto publisher = std::make_unique<sip::swarm>(publisher_settings, log);
     const std::string id = publisher->add(torrent, directory / "publisher",
                                           announce_url(main_content, core::ticket_role::seed, 0));
@@ -323,6 +338,7 @@ int run() {
         trace ? tracer(publisher.get(), id, content)
               : std::function<void(double, const std::vector<std::unique_ptr<sip::swarm>>&)>{});
     const double publisher_uploaded = uploaded(*publisher, id);
+    const auto publisher_final = publisher->progress(id);
     const double peers_downloaded = main_wave.downloaded;
     const double peers_uploaded = main_wave.uploaded;
     const auto& times = main_wave.times;
@@ -340,6 +356,15 @@ int run() {
     std::printf("libtorrent settings: all %s; publisher %s, %d upload slots, super seeding %s\n",
                 describe(common).c_str(), describe(seed_only).c_str(), peers,
                 publisher_settings.super_seeding ? "on" : "off");
+    std::printf("publisher seeding mode: %s", seeding_mode.c_str());
+    if (publisher_settings.initial_seeding) {
+        std::printf(" (%llu requests refused, %llu pieces suggested, %llu of %llu pieces given)",
+                    static_cast<unsigned long long>(publisher_final->initial_seeding_rejects),
+                    static_cast<unsigned long long>(publisher_final->initial_seeding_suggestions),
+                    static_cast<unsigned long long>(publisher_final->initial_seeding_pieces_given),
+                    static_cast<unsigned long long>(package.piece_count));
+    }
+    std::printf("\n");
     std::printf("fluid bound T* = max(F/u_s %.2f s, F/d %.2f s, N*F/(u_s+N*u_i) %.2f s) = %.2f s\n",
                 content / u_s, content / d, n * content / (u_s + n * u_i), bound);
     if (times.size() != static_cast<std::size_t>(peers)) {
@@ -373,6 +398,7 @@ int run() {
         // Plain seeding: the box is the publisher's only peer, and a super seed serves a lone
         // peer at a fraction of its upload (about 100 s instead of 16 s for this copy).
         second_settings.super_seeding = false;
+        second_settings.initial_seeding = false;
         auto second = std::make_unique<sip::swarm>(second_settings, log);
         const std::string box_id = second->add(boxed.torrent, directory / "box-publisher",
                                                announce_url(boxed, core::ticket_role::seed, 100));

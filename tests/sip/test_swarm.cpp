@@ -118,9 +118,11 @@ class Swarm : public ::testing::Test {
     }
 
     /** A publisher swarm seeding the container (waits until libtorrent has checked it). */
-    std::unique_ptr<sip::swarm> start_publisher(int upload_limit = 0) {
-        auto publisher = std::make_unique<sip::swarm>(settings_for("publisher", upload_limit),
-                                                      core::logger("swarm.publisher"));
+    std::unique_ptr<sip::swarm> start_publisher(int upload_limit = 0,
+                                                bool initial_seeding = false) {
+        auto settings = settings_for("publisher", upload_limit);
+        settings.initial_seeding = initial_seeding;
+        auto publisher = std::make_unique<sip::swarm>(settings, core::logger("swarm.publisher"));
         const std::string id = publisher->add(torrent_, directory_ / "publisher",
                                               announce_url(core::ticket_role::seed));
         std::error_code ec;
@@ -368,4 +370,64 @@ TEST_F(Swarm, OperatorSeedBoxCopiesAMutedTorrentAndServesItAfterActivation) {
               read_all(directory_ / "publisher" / "movie.ipc"));
     EXPECT_TRUE(eventually(
         [&] { return seed_box.progress(id)->uploaded_bytes >= package_.container_size; }));
+}
+
+TEST_F(Swarm, InitialSeedingServesALoneLateDownloaderEveryPiece) {
+    auto publisher = start_publisher(0, true);
+    const std::string id = package_.infohash_v1;
+    const auto before = publisher->progress(id);
+    ASSERT_TRUE(before.has_value());
+    EXPECT_EQ(before->initial_seeding_pieces_given, 0u);
+
+    // The downloader joins after the publisher completed: nothing is refused for good, it gets
+    // every piece from the publisher alone.
+    sip::swarm downloader(settings_for("downloader"), core::logger("swarm.downloader"));
+    downloader.add(torrent_, directory_ / "downloads", announce_url(core::ticket_role::leech));
+    std::error_code ec;
+    ASSERT_TRUE(downloader.wait_complete(id, 120s, {}, ec)) << ec.message();
+    EXPECT_EQ(read_all(directory_ / "downloads" / "movie.ipc"),
+              read_all(directory_ / "publisher" / "movie.ipc"));
+    // Every piece counts as given once (the counters are written on libtorrent's thread).
+    EXPECT_TRUE(eventually([&] {
+        return publisher->progress(id)->initial_seeding_pieces_given == package_.piece_count;
+    }));
+    EXPECT_GE(publisher->progress(id)->uploaded_bytes, package_.container_size);
+    // The downloader, which does not use the policy, reports none.
+    EXPECT_EQ(downloader.progress(id)->initial_seeding_pieces_given, 0u);
+    EXPECT_EQ(downloader.progress(id)->initial_seeding_rejects, 0u);
+}
+
+TEST_F(Swarm, InitialSeedingLetsThreeDownloadersShareWhatThePublisherUploadsAboutOnce) {
+    // The publisher's upload is the bottleneck (the downloaders' is not capped), so without the
+    // policy the three downloaders fetch many of the same pieces from it.
+    auto publisher = start_publisher(1024 * 1024, true);
+    const std::string id = package_.infohash_v1;
+    std::vector<std::unique_ptr<sip::swarm>> downloaders;
+    for (int i = 0; i < 3; ++i) {
+        downloaders.push_back(std::make_unique<sip::swarm>(
+            settings_for("downloader-" + std::to_string(i)), core::logger("swarm.downloader")));
+    }
+    for (int i = 0; i < 3; ++i) {
+        downloaders[static_cast<std::size_t>(i)]->add(
+            torrent_, directory_ / ("downloads-" + std::to_string(i)),
+            announce_url(core::ticket_role::leech));
+    }
+    for (int i = 0; i < 3; ++i) {
+        std::error_code ec;
+        ASSERT_TRUE(downloaders[static_cast<std::size_t>(i)]->wait_complete(id, 120s, {}, ec))
+            << i << ": " << ec.message();
+        EXPECT_EQ(read_all(directory_ / ("downloads-" + std::to_string(i)) / "movie.ipc"),
+                  read_all(directory_ / "publisher" / "movie.ipc"))
+            << i;
+    }
+    const auto seeded = publisher->progress(id);
+    ASSERT_TRUE(seeded.has_value());
+    // Each piece left the publisher about once (generous bound: HTTP would be 3 F).
+    EXPECT_LT(seeded->uploaded_bytes, 2 * package_.container_size);
+    EXPECT_GE(seeded->uploaded_bytes, package_.container_size);
+    EXPECT_TRUE(eventually([&] {
+        return publisher->progress(id)->initial_seeding_pieces_given == package_.piece_count;
+    }));
+    // Suggestions steered the downloaders to distinct pieces from the start.
+    EXPECT_GT(seeded->initial_seeding_suggestions, 0u);
 }

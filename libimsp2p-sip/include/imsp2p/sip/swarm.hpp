@@ -60,20 +60,37 @@ struct swarm_settings {
     /** Upload slots of the session (unchoked peers); 0 = libtorrent's default (8). */
     int upload_slots = 0;
     /**
-     * Super seeding (initial seeding, BEP 16) for the torrents this swarm seeds: a seed reveals
-     * one piece at a time to each peer and the next only once that piece shows up at another
-     * peer, so an origin uploads each piece about once. Meant for publishers; applied when a
-     * torrent becomes a seed.
+     * libtorrent's super seeding (BEP 16) for the torrents this swarm seeds: a seed reveals one
+     * piece at a time to each peer and the next only once that piece shows up at another peer.
+     * Applied when a torrent becomes a seed; ignored when initial_seeding is set, which reaches
+     * the same goal without the start-up stall below.
      *
      * Start-up cost (libtorrent 2.0): a peer's first offer is made while writing the bitfield at
      * the end of the handshake, where libtorrent drops it, so a peer gets its first piece from
      * the super seed only when libtorrent re-offers to peers uninterested for 10 s: each peer
-     * that can only reach the super seed waits about 10 s before any data flows. Giving
-     * libtorrent the info dictionary after the handshakes (which does send the offer) does not
-     * help: the pieces found by the following resume check are announced to every connected peer
-     * with plain HAVE messages, which the peers then request and the super seed rejects.
+     * that can only reach the super seed waits about 10 s before any data flows.
      */
     bool super_seeding = false;
+    /**
+     * Initial seeding for the torrents this swarm seeds (meant for publishers): the origin
+     * uploads each piece about once and lets the peers exchange the rest, while every peer gets
+     * data from the first second (unlike super_seeding). The seed announces every piece as usual.
+     * While some piece has not been given to any peer yet, a request for a piece that another
+     * peer already got (or has reserved) is refused with a fast extension (BEP 6) REJECT
+     * REQUEST, and the requesting peer is sent a SUGGEST PIECE for a piece nobody has been given
+     * yet, which is then reserved for it (at most eight undelivered reservations per peer). Each
+     * peer is also suggested two such pieces when it becomes interested, and more as its
+     * reserved pieces are sent. Once every piece has been given once, requests are served
+     * normally; a lone or late peer is never refused a piece that nobody else holds, so it
+     * downloads at full speed. Peers without the fast extension are never refused, nor is a peer
+     * after 2048 refusals without any block sent to it. Reservations of a peer that disconnects,
+     * is choked, or takes no block for 20 s return to the pool. Implemented as a libtorrent
+     * plugin whose callbacks run on libtorrent's network thread (the counters in
+     * transfer_progress are read from any thread); takes precedence over super_seeding.
+     * Effective while a torrent is a seed: a torrent added for download downloads normally and
+     * applies the policy once complete.
+     */
+    bool initial_seeding = false;
     /**
      * Expert tuning: libtorrent settings by their settings_pack name (e.g.
      * {"seed_choking_algorithm", "1"}), applied after the swarm's own; booleans are "true",
@@ -112,6 +129,18 @@ struct transfer_progress {
      * empty if none; a tracker failure is cleared by the tracker's next successful reply.
      */
     std::string error;
+    /**
+     * Block requests this seed refused under swarm_settings::initial_seeding (REJECT REQUEST
+     * messages sent); 0 without it.
+     */
+    std::uint64_t initial_seeding_rejects = 0;
+    /** SUGGEST PIECE messages sent under swarm_settings::initial_seeding; 0 without it. */
+    std::uint64_t initial_seeding_suggestions = 0;
+    /**
+     * Pieces given completely to some peer at least once under swarm_settings::initial_seeding
+     * (at most the torrent's piece count); 0 without it.
+     */
+    std::uint64_t initial_seeding_pieces_given = 0;
 };
 
 /**

@@ -389,6 +389,7 @@ client_settings client_settings::from_config(const core::config& config) {
         config.duration_or("/ticket_renewal_margin", settings.ticket_renewal_margin));
     settings.license_renewal_margin = std::chrono::duration_cast<std::chrono::seconds>(
         config.duration_or("/license_renewal_margin", settings.license_renewal_margin));
+    settings.initial_seeding = config.get_or<bool>("/initial_seeding", settings.initial_seeding);
     return settings;
 }
 
@@ -593,6 +594,7 @@ struct ims_client::impl {
             swarm_config.listen_interfaces = settings.bittorrent_listen;
             swarm_config.upload_rate_limit = settings.upload_rate_limit;
             swarm_config.download_rate_limit = settings.download_rate_limit;
+            swarm_config.initial_seeding = settings.initial_seeding;
             shares = std::make_unique<swarm>(std::move(swarm_config), log.child("swarm"));
         }
         return *shares;

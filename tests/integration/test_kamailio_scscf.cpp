@@ -1,22 +1,21 @@
 // Kamailio 5.6 as the stand-in S-CSCF (tests/integration/kamailio/kamailio.cfg), with sipp as
 // the UE and as the stand-in AS: digest registration, identity assertion on a MESSAGE with a
 // spoofed P-Asserted-Identity, AS-originated MESSAGE routed by lookup("location"), clean stop.
+#include <imsp2p_test/child_process.hpp>
 #include <imsp2p_test/temporary_directory.hpp>
 
 #include <gtest/gtest.h>
 
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <fcntl.h>
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -84,94 +83,16 @@ bool executable_exists(const std::string& name) {
     return false;
 }
 
-/** A child process in its own process group (output to a file); killed when destroyed. */
-class process {
-  public:
-    process(const std::vector<std::string>& arguments, const std::filesystem::path& directory,
-            const std::string& log_name)
-        : log_(directory / log_name) {
-        std::vector<char*> argv;
-        for (const auto& argument : arguments) {
-            argv.push_back(const_cast<char*>(argument.c_str()));
-        }
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addchdir_np(&actions, directory.c_str());
-        posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                         0600);
-        posix_spawn_file_actions_adddup2(&actions, 1, 2);
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawnattr_t attributes;
-        posix_spawnattr_init(&attributes);
-        posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
-        posix_spawnattr_setpgroup(&attributes, 0);
-        const int rc = posix_spawnp(&pid_, argv[0], &actions, &attributes, argv.data(), environ);
-        posix_spawnattr_destroy(&attributes);
-        posix_spawn_file_actions_destroy(&actions);
-        if (rc != 0) {
-            throw std::runtime_error("cannot start " + arguments[0]);
-        }
-        group_ = pid_;
-    }
-    process(const process&) = delete;
-    process& operator=(const process&) = delete;
-    ~process() {
-        if (group_ > 0) {
-            ::kill(-group_, SIGKILL);
-        }
-        if (pid_ > 0) {
-            ::waitpid(pid_, nullptr, 0);
-        }
-    }
-
-    /** Waits for the exit status; -1 (and the group is killed) after @p timeout. */
-    int wait(std::chrono::milliseconds timeout = 20s) {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (pid_ > 0) {
-            int status = 0;
-            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-                pid_ = -1;
-                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            }
-            if (std::chrono::steady_clock::now() > deadline) {
-                ::kill(-group_, SIGKILL);
-                ::waitpid(pid_, nullptr, 0);
-                pid_ = -1;
-                return -1;
-            }
-            std::this_thread::sleep_for(20ms);
-        }
-        return exited_status_;
-    }
-
-    void signal(int number) const {
-        if (pid_ > 0) {
-            ::kill(pid_, number);
-        }
-    }
-
-    /** @return true until the process has exited (then wait() returns its status) */
-    bool running() {
-        int status = 0;
-        if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) {
-            exited_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            pid_ = -1;
-        }
-        return pid_ > 0;
-    }
-
-    /** @return true while any process of the group is alive */
-    bool group_alive() const { return ::kill(-group_, 0) == 0 || errno != ESRCH; }
-
-    std::string output() const { return read_file(log_); }
-
-  private:
-    pid_t pid_ = -1;
-    pid_t group_ = -1;
-    int exited_status_ = -1;
-    std::filesystem::path log_;
-};
+/**
+ * Starts a program in @p directory, in a process group of its own (Kamailio forks workers),
+ * its output in directory/log_name; killed (the whole group) when destroyed.
+ */
+std::unique_ptr<imsp2p_test::child_process> start_process(const std::vector<std::string>& arguments,
+                                                          const std::filesystem::path& directory,
+                                                          const std::string& log_name) {
+    return std::make_unique<imsp2p_test::child_process>(
+        arguments, (directory / log_name).string(), imsp2p_test::process_options{true, directory});
+}
 
 class KamailioScscf : public ::testing::Test {
   protected:
@@ -181,13 +102,14 @@ class KamailioScscf : public ::testing::Test {
         kamailio_port_ = free_port();
         as_port_ = free_port();
         const auto database = directory_.path() / "kamailio.sqlite";
-        process create({(kamailio_dir / "create-db.sh").string(), database.string(), "ims.example",
-                        "alice", "alice-secret"},
-                       directory_.path(), "create-db.out");
-        ASSERT_EQ(create.wait(), 0) << create.output();
+        const auto create =
+            start_process({(kamailio_dir / "create-db.sh").string(), database.string(),
+                           "ims.example", "alice", "alice-secret"},
+                          directory_.path(), "create-db.out");
+        ASSERT_EQ(create->wait(20s), 0) << create->output();
 
         const std::string listen = "127.0.0.1:" + std::to_string(kamailio_port_);
-        kamailio_ = std::make_unique<process>(
+        kamailio_ = start_process(
             std::vector<std::string>{"kamailio",
                                      "-DD",
                                      "-E",
@@ -224,9 +146,10 @@ class KamailioScscf : public ::testing::Test {
         std::this_thread::sleep_for(500ms);
     }
 
-    std::unique_ptr<process> sipp(const std::string& scenario, std::uint16_t local_port,
-                                  const std::vector<std::pair<std::string, std::string>>& keys,
-                                  const std::vector<std::string>& extra = {}) {
+    std::unique_ptr<imsp2p_test::child_process> sipp(
+        const std::string& scenario, std::uint16_t local_port,
+        const std::vector<std::pair<std::string, std::string>>& keys,
+        const std::vector<std::string>& extra = {}) {
         std::vector<std::string> arguments = {"sipp",
                                               "-sf",
                                               (scenarios / scenario).string(),
@@ -248,15 +171,15 @@ class KamailioScscf : public ::testing::Test {
         }
         arguments.insert(arguments.end(), extra.begin(), extra.end());
         arguments.push_back("127.0.0.1:" + std::to_string(kamailio_port_));
-        return std::make_unique<process>(arguments, directory_.path(),
-                                         scenario + "." + std::to_string(++runs_) + ".out");
+        return start_process(arguments, directory_.path(),
+                             scenario + "." + std::to_string(++runs_) + ".out");
     }
 
     imsp2p_test::temporary_directory directory_{"imsp2p-kamailio"};
     std::uint16_t kamailio_port_ = 0;
     std::uint16_t as_port_ = 0;
     int runs_ = 0;
-    std::unique_ptr<process> kamailio_;
+    std::unique_ptr<imsp2p_test::child_process> kamailio_;
 };
 
 TEST_F(KamailioScscf, AssertsTheAuthenticatedIdentityRoutesToUsersAndStopsCleanly) {
@@ -269,14 +192,14 @@ TEST_F(KamailioScscf, AssertsTheAuthenticatedIdentityRoutesToUsersAndStopsCleanl
     auto refused =
         sipp("ims_register_refused.xml", ue_port, alice,
              {"-au", "alice", "-ap", "wrong-secret", "-trace_msg", "-message_file", "refused.log"});
-    EXPECT_EQ(refused->wait(), 0) << refused->output();
+    EXPECT_EQ(refused->wait(20s), 0) << refused->output();
     // Kamailio answers a wrong digest with a new 401 challenge (not 403).
     const std::string refused_log = read_file(directory_.path() / "refused.log");
     EXPECT_NE(refused_log.find("CSeq: 2 REGISTER"), std::string::npos) << refused_log;
     EXPECT_EQ(refused_log.find("SIP/2.0 200"), std::string::npos) << refused_log;
 
     auto registration = sipp("ims_register.xml", ue_port, alice, credentials);
-    ASSERT_EQ(registration->wait(), 0) << registration->output();
+    ASSERT_EQ(registration->wait(20s), 0) << registration->output();
 
     // MESSAGE with a spoofed P-Asserted-Identity: 407, credentials, the AS sees alice only.
     auto as = sipp("ims_as_uas.xml", as_port_, {}, {"-trace_msg", "-message_file", "as.log"});
@@ -287,8 +210,8 @@ TEST_F(KamailioScscf, AssertsTheAuthenticatedIdentityRoutesToUsersAndStopsCleanl
                     {"psi", "content@ims.example"},
                     {"psi_uri", "sip:content@ims.example"}},
                    credentials);
-    EXPECT_EQ(ue->wait(), 0) << ue->output();
-    EXPECT_EQ(as->wait(), 0) << as->output();
+    EXPECT_EQ(ue->wait(20s), 0) << ue->output();
+    EXPECT_EQ(as->wait(20s), 0) << as->output();
     const std::string received = read_file(directory_.path() / "as.log");
     EXPECT_NE(received.find("MESSAGE sip:content@ims.example SIP/2.0"), std::string::npos)
         << received;
@@ -304,8 +227,8 @@ TEST_F(KamailioScscf, AssertsTheAuthenticatedIdentityRoutesToUsersAndStopsCleanl
     auto from_as = sipp(
         "ims_as_message_200.xml", as_port_,
         {{"user", "alice"}, {"domain", "ims.example"}, {"psi_uri", "sip:content@ims.example"}});
-    EXPECT_EQ(from_as->wait(), 0) << from_as->output();
-    EXPECT_EQ(terminating->wait(), 0) << terminating->output();
+    EXPECT_EQ(from_as->wait(20s), 0) << from_as->output();
+    EXPECT_EQ(terminating->wait(20s), 0) << terminating->output();
     EXPECT_NE(read_file(directory_.path() / "ue.log")
                   .find("MESSAGE sip:alice@127.0.0.1:" + std::to_string(ue_port)),
               std::string::npos);
@@ -314,7 +237,7 @@ TEST_F(KamailioScscf, AssertsTheAuthenticatedIdentityRoutesToUsersAndStopsCleanl
     auto unregistered =
         sipp("ims_as_message_480.xml", as_port_,
              {{"user", "bob"}, {"domain", "ims.example"}, {"psi_uri", "sip:content@ims.example"}});
-    EXPECT_EQ(unregistered->wait(), 0) << unregistered->output();
+    EXPECT_EQ(unregistered->wait(20s), 0) << unregistered->output();
 
     // SUBSCRIBE is record-routed: the AS's in-dialog NOTIFY comes back through Kamailio.
     auto as_subscription =
@@ -328,8 +251,8 @@ TEST_F(KamailioScscf, AssertsTheAuthenticatedIdentityRoutesToUsersAndStopsCleanl
          {"psi", "content@ims.example"},
          {"psi_uri", "sip:content@ims.example"}},
         {"-au", "alice", "-ap", "alice-secret", "-trace_msg", "-message_file", "ue-subscribe.log"});
-    EXPECT_EQ(subscription->wait(), 0) << subscription->output();
-    EXPECT_EQ(as_subscription->wait(), 0) << as_subscription->output();
+    EXPECT_EQ(subscription->wait(20s), 0) << subscription->output();
+    EXPECT_EQ(as_subscription->wait(20s), 0) << as_subscription->output();
     const std::string subscribe_at_as = read_file(directory_.path() / "as-subscribe.log");
     EXPECT_NE(subscribe_at_as.find("P-Asserted-Identity: <sip:alice@ims.example>"),
               std::string::npos)

@@ -8,6 +8,7 @@
 // the flag), keeps seeding: carol downloads from it too. The seed box's status lists the
 // assignment as reported; each run of the daemon says how many bytes it uploaded.
 #include "../sip/sip_test_support.hpp"
+#include "imsp2p_test/program_set.hpp"
 #include "imsp2p_test/temporary_directory.hpp"
 
 #include <imsp2p/sip/client.hpp>
@@ -101,19 +102,7 @@ class seed_box_system {
         tracker_port_ = imsp2p_test::free_port();
         index_port_ = imsp2p_test::free_port();
 
-        std::filesystem::create_directories(dir / "as");
-        const auto key_path = dir / "as" / "as-signing.jwk";
-        core::jwk key = core::load_or_create_private_key(key_path, core::jwk_curve::ed25519);
-        key.set_kid("as-1");
-        std::filesystem::remove(key_path);
-        std::error_code ec;
-        core::write_private_key_file(key_path, key, ec);
-        if (ec) {
-            throw std::system_error(ec, key_path.string());
-        }
-        core::jwk_set as_keys;
-        as_keys.keys.push_back(key.public_only());
-        write_text(dir / "as-jwks.json", as_keys.serialize());
+        imsp2p_test::write_as_keys(dir);  // as/as-signing.jwk (kid "as-1"), as-jwks.json
 
         const auto listen = [](std::uint16_t port) {
             return R"({"listen": {"address": "127.0.0.1", "port": )" + std::to_string(port) + "}, ";
@@ -174,15 +163,6 @@ class seed_box_system {
         start(ims_core_program, "ims-core", ims_port_, false);
     }
 
-    ~seed_box_system() {
-        for (auto& running : servers_) {
-            running.process->signal(SIGTERM);
-        }
-        for (auto& running : servers_) {
-            running.process->wait(15s);
-        }
-    }
-
     seed_box_system(const seed_box_system&) = delete;
     seed_box_system& operator=(const seed_box_system&) = delete;
 
@@ -211,53 +191,12 @@ class seed_box_system {
         return path.string();
     }
 
-    std::string logs() const {
-        std::string text;
-        for (const auto& running : servers_) {
-            text += "--- " + running.name + "\n" + file_text(running.log) + "\n";
-        }
-        return text;
-    }
+    std::string logs() const { return servers_.logs(); }
 
   private:
-    struct running_server {
-        std::string name;
-        std::string log;
-        std::unique_ptr<child_process> process;
-    };
-
-    static bool wait_udp_bound(const std::string& address, std::uint16_t port,
-                               std::chrono::milliseconds timeout) {
-        in_addr parsed{};
-        ::inet_pton(AF_INET, address.c_str(), &parsed);
-        char needle[32];
-        std::snprintf(needle, sizeof needle, "%08X:%04X", parsed.s_addr, port);
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (std::chrono::steady_clock::now() < deadline) {
-            std::ifstream table("/proc/net/udp");
-            std::string line;
-            while (std::getline(table, line)) {
-                if (line.find(needle) != std::string::npos) {
-                    return true;
-                }
-            }
-            std::this_thread::sleep_for(20ms);
-        }
-        return false;
-    }
-
     void start(const std::string& program, const std::string& name, std::uint16_t port, bool tcp,
                const std::string& address = "127.0.0.1") {
-        const auto log = (dir() / (name + ".log")).string();
-        auto process = std::make_unique<child_process>(
-            std::vector<std::string>{program, "--config", (dir() / (name + ".json")).string()},
-            log);
-        const bool bound = address == "127.0.0.1" ? imsp2p_test::wait_bound(port, tcp, 20s)
-                                                  : wait_udp_bound(address, port, 20s);
-        if (!bound) {
-            throw std::runtime_error(name + " did not start: " + file_text(log));
-        }
-        servers_.push_back({name, log, std::move(process)});
+        servers_.start(program, name, port, tcp, address);
     }
 
     imsp2p_test::temporary_directory folder_{"imsp2p-seed-box"};
@@ -267,7 +206,7 @@ class seed_box_system {
     std::uint16_t drm_port_ = 0;
     std::uint16_t tracker_port_ = 0;
     std::uint16_t index_port_ = 0;
-    std::vector<running_server> servers_;
+    imsp2p_test::program_set servers_{folder_.path()};
 };
 
 /** The content index's state of @p doi ("muted", "active", ... or "" if not listed). */

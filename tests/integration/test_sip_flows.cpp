@@ -6,6 +6,7 @@
 // acquisition with the same request id is charged once; an unknown DOI fails with 404; carol
 // does the same through the imsp2p-client program.
 #include "../sip/sip_test_support.hpp"
+#include "imsp2p_test/program_set.hpp"
 #include "imsp2p_test/temporary_directory.hpp"
 
 #include <imsp2p/sip/client.hpp>
@@ -67,61 +68,6 @@ bool executable_exists(const std::string& name) {
     return false;
 }
 
-/** A child process in a process group of its own (Kamailio forks workers), output to a file;
- *  the whole group is killed when destroyed. */
-class group_process {
-  public:
-    group_process(std::vector<std::string> args, const std::string& output_file) {
-        std::vector<char*> argv;
-        for (auto& arg : args) {
-            argv.push_back(arg.data());
-        }
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&actions, 1, output_file.c_str(),
-                                         O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_adddup2(&actions, 1, 2);
-        posix_spawnattr_t attributes;
-        posix_spawnattr_init(&attributes);
-        posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
-        posix_spawnattr_setpgroup(&attributes, 0);
-        const int rc = posix_spawnp(&pid_, argv[0], &actions, &attributes, argv.data(), environ);
-        posix_spawnattr_destroy(&attributes);
-        posix_spawn_file_actions_destroy(&actions);
-        if (rc != 0) {
-            throw std::runtime_error("cannot start " + args.front());
-        }
-    }
-    ~group_process() {
-        if (pid_ > 0) {
-            ::kill(-pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-    }
-    group_process(const group_process&) = delete;
-    group_process& operator=(const group_process&) = delete;
-
-    /** Stops the process with SIGTERM, then kills what is left of its group. */
-    void stop() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGTERM);
-            const auto deadline = std::chrono::steady_clock::now() + 10s;
-            while (::waitpid(pid_, nullptr, WNOHANG) != pid_ &&
-                   std::chrono::steady_clock::now() < deadline) {
-                std::this_thread::sleep_for(20ms);
-            }
-            ::kill(-pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, WNOHANG);
-            pid_ = -1;
-        }
-    }
-
-  private:
-    pid_t pid_ = -1;
-};
-
 /** Which S-CSCF the system uses. */
 enum class scscf_kind { ims_core, kamailio };
 
@@ -152,19 +98,7 @@ class system_under_test {
         index_port_ = imsp2p_test::free_port();
 
         // The AS signing key (kid "as-1") and its public JWK Set for the other servers.
-        std::filesystem::create_directories(dir / "as");
-        const auto key_path = dir / "as" / "as-signing.jwk";
-        core::jwk key = core::load_or_create_private_key(key_path, core::jwk_curve::ed25519);
-        key.set_kid("as-1");
-        std::filesystem::remove(key_path);
-        std::error_code ec;
-        core::write_private_key_file(key_path, key, ec);
-        if (ec) {
-            throw std::system_error(ec, key_path.string());
-        }
-        core::jwk_set as_keys;
-        as_keys.keys.push_back(key.public_only());
-        write_text(dir / "as-jwks.json", as_keys.serialize());
+        imsp2p_test::write_as_keys(dir);
 
         const std::string host = "127.0.0.1";
         write_text(dir / "drm.json", R"({"listen": {"address": "127.0.0.1", "port": )" +
@@ -243,12 +177,7 @@ class system_under_test {
         if (kamailio_) {
             kamailio_->stop();
         }
-        for (auto& running : servers_) {
-            running.process->signal(SIGTERM);
-        }
-        for (auto& running : servers_) {
-            running.process->wait(15s);
-        }
+        servers_.stop_all();
     }
 
     system_under_test(const system_under_test&) = delete;
@@ -311,10 +240,7 @@ class system_under_test {
     }
 
     std::string logs() const {
-        std::string text;
-        for (const auto& running : servers_) {
-            text += "--- " + running.name + "\n" + file_text(running.log) + "\n";
-        }
+        std::string text = servers_.logs();
         if (kamailio_) {
             text += "--- kamailio\n" + file_text(kamailio_log_) + "\n";
         }
@@ -334,33 +260,6 @@ class system_under_test {
     }
 
   private:
-    struct running_server {
-        std::string name;
-        std::string log;
-        std::unique_ptr<child_process> process;
-    };
-
-    /** Waits until something listens on UDP address:port (address "127.0.0.x"). */
-    static bool wait_udp_bound(const std::string& address, std::uint16_t port,
-                               std::chrono::milliseconds timeout) {
-        in_addr parsed{};
-        ::inet_pton(AF_INET, address.c_str(), &parsed);
-        char needle[32];
-        std::snprintf(needle, sizeof needle, "%08X:%04X", parsed.s_addr, port);
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (std::chrono::steady_clock::now() < deadline) {
-            std::ifstream table("/proc/net/udp");
-            std::string line;
-            while (std::getline(table, line)) {
-                if (line.find(needle) != std::string::npos) {
-                    return true;
-                }
-            }
-            std::this_thread::sleep_for(20ms);
-        }
-        return false;
-    }
-
     /** Kamailio 5.6 with tests/integration/kamailio/kamailio.cfg as the S-CSCF. */
     void start_kamailio() {
         const std::filesystem::path kamailio_dir =
@@ -389,7 +288,7 @@ class system_under_test {
         const std::string listen = "127.0.0.1:" + std::to_string(ims_port_);
         const std::string as_port = std::to_string(as_port_);
         kamailio_log_ = (dir() / "kamailio.log").string();
-        kamailio_ = std::make_unique<group_process>(
+        kamailio_ = std::make_unique<child_process>(
             std::vector<std::string>{"kamailio",
                                      "-DD",
                                      "-E",
@@ -415,7 +314,7 @@ class system_under_test {
                                      "AS_IP=\"127.0.0.2\"",
                                      "-A",
                                      "AS_PORT=" + as_port},
-            kamailio_log_);
+            kamailio_log_, imsp2p_test::process_options{true, {}});
         if (!imsp2p_test::wait_bound(ims_port_, false, 20s)) {
             throw std::runtime_error("kamailio did not start: " + file_text(kamailio_log_));
         }
@@ -425,21 +324,12 @@ class system_under_test {
 
     void start(const std::string& program, const std::string& name, std::uint16_t port, bool tcp,
                const std::string& address = "127.0.0.1") {
-        const auto log = (dir() / (name + ".log")).string();
-        auto process = std::make_unique<child_process>(
-            std::vector<std::string>{program, "--config", (dir() / (name + ".json")).string()},
-            log);
-        const bool bound = address == "127.0.0.1" ? imsp2p_test::wait_bound(port, tcp, 20s)
-                                                  : wait_udp_bound(address, port, 20s);
-        if (!bound) {
-            throw std::runtime_error(name + " did not start: " + file_text(log));
-        }
-        servers_.push_back({name, log, std::move(process)});
+        servers_.start(program, name, port, tcp, address);
     }
 
     scscf_kind kind_;
     imsp2p_test::temporary_directory folder_{"imsp2p-sip-flows"};
-    std::unique_ptr<group_process> kamailio_;
+    std::unique_ptr<child_process> kamailio_;
     std::string kamailio_log_;
     std::string missing_;
     std::uint16_t ims_port_ = 0;
@@ -447,7 +337,7 @@ class system_under_test {
     std::uint16_t drm_port_ = 0;
     std::uint16_t tracker_port_ = 0;
     std::uint16_t index_port_ = 0;
-    std::vector<running_server> servers_;
+    imsp2p_test::program_set servers_{folder_.path()};
 };
 
 class SipFlows : public ::testing::Test {
@@ -818,7 +708,7 @@ TEST(ClientSettings, FromConfigReadsEveryKeyAndResolvesRelativePaths) {
         "bittorrent_listen": "127.0.0.1:6881", "upload_rate_limit": 1000,
         "download_rate_limit": 2000, "request_timeout": "5s", "result_timeout": "7s",
         "transfer_timeout": "2m", "ticket_renewal_margin": "3h",
-        "license_renewal_margin": "90s"})");
+        "license_renewal_margin": "90s", "initial_seeding": false})");
     const auto settings = sip::client_settings::from_config(core::config::load_file(path));
     EXPECT_EQ(settings.data_dir, (folder.path() / "data").lexically_normal());
     EXPECT_EQ(settings.impu, "sip:alice@ims.example");
@@ -840,6 +730,7 @@ TEST(ClientSettings, FromConfigReadsEveryKeyAndResolvesRelativePaths) {
     EXPECT_EQ(settings.transfer_timeout, 120s);
     EXPECT_EQ(settings.ticket_renewal_margin, 3h);
     EXPECT_EQ(settings.license_renewal_margin, 90s);
+    EXPECT_FALSE(settings.initial_seeding);
 
     // A URL stays a URL; a bad transport and a missing data_dir are refused by name.
     auto config = core::config::parse(R"({"data_dir": "/tmp/x", "drm_jwks": "http://drm:8088"})");

@@ -10,6 +10,8 @@
 // the torrent through the admin API refuses the very next announce. libtorrent also talks to the
 // UDP tracker (BEP 15) with the ticket in BEP 41 URL data.
 
+#include "imsp2p_test/child_process.hpp"
+
 #include <imsp2p/tracker/bencode.hpp>
 #include <imsp2p/tracker/tracker_server.hpp>
 #include <imsp2p/tracker/tracker_service.hpp>
@@ -42,8 +44,6 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -79,67 +79,7 @@ void write_file(const fs::path& path, const std::string& bytes) {
     std::ofstream(path, std::ios::binary) << bytes;
 }
 
-/** A child process (posix_spawn), its output in a log file; killed when destroyed. */
-class process {
-  public:
-    process(const std::vector<std::string>& argv, const fs::path& log) {
-        std::vector<char*> args;
-        for (const auto& arg : argv) {
-            args.push_back(const_cast<char*>(arg.c_str()));
-        }
-        args.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                         0644);
-        posix_spawn_file_actions_adddup2(&actions, 1, 2);
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-        if (posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0) {
-            pid_ = -1;
-        }
-        posix_spawn_file_actions_destroy(&actions);
-    }
-    ~process() { stop(); }
-    process(const process&) = delete;
-    process& operator=(const process&) = delete;
-
-    [[nodiscard]] bool started() const { return pid_ > 0; }
-
-    /** @return the exit status if the process has exited within `wait`, else -1. */
-    int wait_for(std::chrono::milliseconds wait) {
-        const auto deadline = std::chrono::steady_clock::now() + wait;
-        while (pid_ > 0) {
-            int status = 0;
-            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-                pid_ = -1;
-                exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                break;
-            }
-            if (std::chrono::steady_clock::now() > deadline) {
-                return -1;
-            }
-            std::this_thread::sleep_for(50ms);
-        }
-        return exit_status_;
-    }
-
-    void stop() {
-        if (pid_ <= 0) {
-            return;
-        }
-        ::kill(pid_, SIGTERM);
-        if (wait_for(3s) < 0 && pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            int status = 0;
-            ::waitpid(pid_, &status, 0);
-            pid_ = -1;
-        }
-    }
-
-  private:
-    pid_t pid_ = -1;
-    int exit_status_ = -1;
-};
+using imsp2p_test::child_process;
 
 /** A free TCP port on loopback (bound then released). */
 std::uint16_t free_port() {
@@ -362,7 +302,7 @@ class TrackerClients : public ::testing::Test {
         return path;
     }
 
-    std::unique_ptr<process> transmission(const fs::path& torrent, const std::string& name) {
+    std::unique_ptr<child_process> transmission(const fs::path& torrent, const std::string& name) {
         const fs::path config = directory_ / (name + "-config");
         const fs::path downloads = directory_ / name;
         fs::create_directories(config);
@@ -377,18 +317,18 @@ class TrackerClients : public ::testing::Test {
                    " \"peer-port\": " +
                        std::to_string(port) + ", \"download-dir\": \"" + downloads.string() +
                        "\"}");
-        return std::make_unique<process>(
+        return std::make_unique<child_process>(
             std::vector<std::string>{"transmission-cli", "-g", config.string(), "-w",
                                      downloads.string(), "-M", "-p", std::to_string(port), "-D",
                                      "-U", torrent.string()},
             directory_ / (name + ".log"));
     }
 
-    std::unique_ptr<process> aria2(const fs::path& torrent, const std::string& name) {
+    std::unique_ptr<child_process> aria2(const fs::path& torrent, const std::string& name) {
         const fs::path downloads = directory_ / name;
         fs::create_directories(downloads);
         const std::uint16_t port = free_port();
-        return std::make_unique<process>(
+        return std::make_unique<child_process>(
             std::vector<std::string>{
                 "aria2c", "--dir=" + downloads.string(), "--enable-dht=false",
                 "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
@@ -455,13 +395,13 @@ TEST_F(TrackerClients, TransmissionAndAria2DownloadWithALeechTicket) {
     const auto transmission_client =
         transmission(torrent_with(leech_url("transmission"), "transmission"), "transmission");
     const auto aria2_client = aria2(torrent_with(leech_url("aria2"), "aria2"), "aria2");
-    ASSERT_TRUE(transmission_client->started());
-    ASSERT_TRUE(aria2_client->started());
+    ASSERT_TRUE(transmission_client->running());
+    ASSERT_TRUE(aria2_client->running());
 
     EXPECT_TRUE(wait_for_content(directory_ / "aria2" / "movie.ipc", 40s))
         << read_file(directory_ / "aria2.log");
     // aria2c exits by itself after completion (--seed-time=0), verified by piece hashes.
-    EXPECT_EQ(aria2_client->wait_for(10s), 0) << read_file(directory_ / "aria2.log");
+    EXPECT_EQ(aria2_client->wait(10s), 0) << read_file(directory_ / "aria2.log");
     EXPECT_TRUE(wait_for_content(directory_ / "transmission" / "movie.ipc", 40s))
         << read_file(directory_ / "transmission.log");
     // transmission announces "completed" (aria2c with --seed-time=0 only "stopped").
@@ -470,7 +410,7 @@ TEST_F(TrackerClients, TransmissionAndAria2DownloadWithALeechTicket) {
         std::this_thread::sleep_for(100ms);
     }
     EXPECT_GE(stats(legacy_).completed, 1u);
-    transmission_client->stop();  // it would keep seeding
+    transmission_client->stop(3s);  // it would keep seeding
     EXPECT_TRUE(reasons().empty()) << reasons().front();
 }
 
@@ -484,7 +424,7 @@ TEST_F(TrackerClients, ClientsWithoutAValidTicketAreRefusedAndGetNoPeers) {
                          std::chrono::system_clock::now() - 3h)),
          "ticket rejected"},
     };
-    std::vector<std::unique_ptr<process>> clients;
+    std::vector<std::unique_ptr<child_process>> clients;
     for (std::size_t i = 0; i < cases.size(); ++i) {
         const std::string name = "refused" + std::to_string(i);
         clients.push_back(transmission(torrent_with(cases[i].first, name + "-t"), name + "-t"));
@@ -498,7 +438,7 @@ TEST_F(TrackerClients, ClientsWithoutAValidTicketAreRefusedAndGetNoPeers) {
     EXPECT_GE(refusals(), before + clients.size());
     std::this_thread::sleep_for(1s);  // would a peer connection have happened, it has started
     for (auto& client : clients) {
-        client->stop();
+        client->stop(3s);
     }
     const auto seen = reasons();
     for (const auto& [url, expected] : cases) {

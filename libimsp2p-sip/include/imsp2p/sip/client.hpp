@@ -81,6 +81,7 @@ namespace imsp2p::sip {
  *   accepts seed assignments from the content service (serve_seed_box())
  * - durations `/ticket_renewal_margin` (default "1h"; see renew_tickets()) and
  *   `/license_renewal_margin` (default "5m"; see play())
+ * - `/initial_seeding` (boolean, default true): see client_settings::initial_seeding
  */
 struct IMSP2P_SIP_EXPORT client_settings {
     /** The data directory (keys, state, containers, resume data); created if missing. */
@@ -156,6 +157,11 @@ struct IMSP2P_SIP_EXPORT client_settings {
      * playing (licenses are short-lived so that revocation takes effect).
      */
     std::chrono::seconds license_renewal_margin{std::chrono::minutes(5)};
+    /**
+     * Seed with swarm_settings::initial_seeding (the origin gives each piece about once and
+     * the downloaders exchange the rest); false: plain seeding.
+     */
+    bool initial_seeding = true;
 
     /**
      * Reads the settings from a configuration (see the struct comment for the keys).

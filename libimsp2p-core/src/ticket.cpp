@@ -788,15 +788,72 @@ verified_ticket_cache::token_key verified_ticket_cache::key_of(
     constexpr std::size_t hashed = 64;
     const std::string_view tail =
         token.size() > hashed ? token.substr(token.size() - hashed) : token;
-    return token_key{token, siphash13(hash_key_, tail) ^ token.size()};
+    // The low bit set: 0 marks an empty slot of the index.
+    return token_key{token, (siphash13(hash_key_, tail) ^ token.size()) | 1U};
+}
+
+std::size_t verified_ticket_cache::find_locked(const token_key& key) const noexcept {
+    if (slots_.empty()) {
+        return 0;
+    }
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t at = key.hash & mask;; at = (at + 1) & mask) {
+        const slot& held = slots_[at];
+        if (held.hash == 0) {
+            return slots_.size();
+        }
+        // The token is read only when the 64-bit keyed hashes agree; then all of it decides.
+        if (held.hash == key.hash && held.position->token == key.token) {
+            return at;
+        }
+    }
+}
+
+void verified_ticket_cache::place_locked(entry_list::iterator position) {
+    if (entries_.size() * 2 > slots_.size()) {  // the new entry is already in the ring
+        std::vector<slot> fresh(std::max<std::size_t>(16, slots_.size() * 2));
+        const std::size_t mask = fresh.size() - 1;
+        for (const slot& held : slots_) {
+            if (held.hash != 0) {
+                std::size_t at = held.hash & mask;
+                while (fresh[at].hash != 0) {
+                    at = (at + 1) & mask;
+                }
+                fresh[at] = held;
+            }
+        }
+        slots_.swap(fresh);
+    }
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t at = position->hash & mask;
+    while (slots_[at].hash != 0) {
+        at = (at + 1) & mask;
+    }
+    slots_[at] = slot{position->hash, position};
+}
+
+void verified_ticket_cache::unplace_locked(std::size_t hole) noexcept {
+    const std::size_t mask = slots_.size() - 1;
+    // An entry probed past the hole moves into it unless its home lies cyclically in
+    // (hole, next].
+    for (std::size_t next = (hole + 1) & mask; slots_[next].hash != 0; next = (next + 1) & mask) {
+        const std::size_t home = slots_[next].hash & mask;
+        const bool home_between =
+            hole <= next ? (home > hole && home <= next) : (home > hole || home <= next);
+        if (!home_between) {
+            slots_[hole] = slots_[next];
+            hole = next;
+        }
+    }
+    slots_[hole] = slot{};
 }
 
 void verified_ticket_cache::forget(const token_key& key) {
     const std::lock_guard lock(mutex_);
-    const auto found = index_.find(key);
-    if (found != index_.end()) {
-        const entry_list::iterator position = found->second;
-        index_.erase(found);  // before the entry: the key views the entry's token
+    const std::size_t found = find_locked(key);
+    if (found < slots_.size()) {
+        const entry_list::iterator position = slots_[found].position;
+        unplace_locked(found);  // before the entry: the key may view the entry's token
         if (hand_ == position) {
             ++hand_;
         }
@@ -823,10 +880,11 @@ std::shared_ptr<const ticket_claims> verified_ticket_cache::verify_shared(
     std::shared_ptr<const ticket_claims> cached;
     {
         const std::lock_guard lock(mutex_);
-        const auto found = index_.find(key);
-        if (found != index_.end()) {
-            found->second->referenced = true;  // no reordering: a hit touches its entry only
-            cached = found->second->claims;
+        const std::size_t found = find_locked(key);
+        if (found < slots_.size()) {
+            entry& hit = *slots_[found].position;
+            hit.referenced = true;  // no reordering: a hit touches its entry only
+            cached = hit.claims;
             ++hits_;
         } else {
             ++misses_;
@@ -851,7 +909,7 @@ std::shared_ptr<const ticket_claims> verified_ticket_cache::verify_shared(
     // Built before taking the lock: the only allocations of a miss besides the list node.
     entry fresh{std::string(token), key.hash, claims};
     const std::lock_guard lock(mutex_);
-    if (!index_.contains(key)) {
+    if (find_locked(key) == slots_.size()) {
         // CLOCK: the hand skips (and unmarks) entries hit since its last pass and evicts the
         // first unmarked one; at most two turns of the ring.
         while (!entries_.empty() && entries_.size() >= capacity_) {
@@ -864,13 +922,13 @@ std::shared_ptr<const ticket_claims> verified_ticket_cache::verify_shared(
                 continue;
             }
             const entry_list::iterator victim = hand_++;
-            index_.erase(token_key{victim->token, victim->hash});
+            unplace_locked(find_locked(token_key{victim->token, victim->hash}));
             entries_.erase(victim);
         }
         // Inserted just behind the hand: the last entry it will visit.
         const entry_list::iterator position = entries_.insert(hand_, std::move(fresh));
         try {
-            index_.emplace(token_key{position->token, key.hash}, position);
+            place_locked(position);
         } catch (...) {
             entries_.erase(position);
             throw;
@@ -899,7 +957,7 @@ ticket_claims verified_ticket_cache::verify(const ticket_verifier& verifier, std
 
 void verified_ticket_cache::clear() noexcept {
     const std::lock_guard lock(mutex_);
-    index_.clear();
+    slots_.clear();
     entries_.clear();
     hand_ = entries_.end();
 }

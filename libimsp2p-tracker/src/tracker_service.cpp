@@ -403,6 +403,141 @@ std::string ticket_reason(const std::error_code& ec) {
     return "ticket rejected: " + ec.message();
 }
 
+/**
+ * The registered torrents by the 20-byte key of their infohashes: open addressing with linear
+ * probing (a power-of-two number of slots, at most half full), the key and its hash stored in
+ * the slot, so that a lookup reads one or two adjacent slots and compares the full key only
+ * when the 64-bit hashes agree.
+ *
+ * The hash is a keyed multiply-fold of the 20 bytes (the process key of the peer-id hash XORed
+ * into every word before the 64x64->128-bit multiplications): much cheaper than SipHash and
+ * still unknown to clients, so they cannot aim collisions. Only the AS inserts keys
+ * (registrations), so a client can at most look up keys that are absent; their probes end at
+ * the first empty slot of a table that is at most half full.
+ */
+class torrent_index {
+  public:
+    /** @return the torrent indexed under @p key, or null */
+    [[nodiscard]] torrent* find(const peer_key& key) const noexcept {
+        if (slots_.empty()) {
+            return nullptr;
+        }
+        const std::uint64_t hash = hash_of(key);
+        const std::size_t mask = slots_.size() - 1;
+        for (std::size_t at = hash & mask;; at = (at + 1) & mask) {
+            const slot& held = slots_[at];
+            if (held.value == nullptr) {
+                return nullptr;
+            }
+            if (held.hash == hash && same_key(held.key, key)) {
+                return held.value;
+            }
+        }
+    }
+    /** Indexes @p value under @p key, replacing what was there. */
+    void assign(const peer_key& key, torrent* value) {
+        if ((size_ + 1) * 2 > slots_.size()) {
+            grow();  // before looking: the slot found stays valid
+        }
+        const std::uint64_t hash = hash_of(key);
+        const std::size_t mask = slots_.size() - 1;
+        std::size_t at = hash & mask;
+        for (; slots_[at].value != nullptr; at = (at + 1) & mask) {
+            if (slots_[at].hash == hash && same_key(slots_[at].key, key)) {
+                slots_[at].value = value;
+                return;
+            }
+        }
+        slots_[at] = slot{hash, key, value};
+        ++size_;
+    }
+    /** Removes @p key if it is indexed to @p value (else nothing changes). */
+    void erase(const peer_key& key, const torrent* value) noexcept {
+        if (slots_.empty()) {
+            return;
+        }
+        const std::uint64_t hash = hash_of(key);
+        const std::size_t mask = slots_.size() - 1;
+        std::size_t hole = hash & mask;
+        for (;; hole = (hole + 1) & mask) {
+            if (slots_[hole].value == nullptr) {
+                return;
+            }
+            if (slots_[hole].hash == hash && same_key(slots_[hole].key, key)) {
+                break;
+            }
+        }
+        if (slots_[hole].value != value) {
+            return;
+        }
+        // Backward shift: an entry probed past the hole moves into it unless its home lies
+        // cyclically in (hole, next].
+        for (std::size_t next = (hole + 1) & mask; slots_[next].value != nullptr;
+             next = (next + 1) & mask) {
+            const std::size_t home = slots_[next].hash & mask;
+            const bool home_between =
+                hole <= next ? (home > hole && home <= next) : (home > hole || home <= next);
+            if (!home_between) {
+                slots_[hole] = slots_[next];
+                hole = next;
+            }
+        }
+        slots_[hole] = slot{};
+        --size_;
+    }
+
+  private:
+    struct slot {
+        std::uint64_t hash = 0;
+        peer_key key{};
+        torrent* value = nullptr;  // null: empty
+    };
+
+    static std::uint64_t word(const char* bytes) noexcept {
+        std::uint64_t value = 0;
+        std::memcpy(&value, bytes, sizeof value);
+        return value;
+    }
+    static bool same_key(const peer_key& a, const peer_key& b) noexcept {
+        std::uint32_t a_tail = 0;
+        std::uint32_t b_tail = 0;
+        std::memcpy(&a_tail, a.data() + 16, 4);
+        std::memcpy(&b_tail, b.data() + 16, 4);
+        return ((word(a.data()) ^ word(b.data())) | (word(a.data() + 8) ^ word(b.data() + 8)) |
+                (a_tail ^ b_tail)) == 0;
+    }
+    static std::uint64_t fold(std::uint64_t a, std::uint64_t b) noexcept {
+        __extension__ using wide = unsigned __int128;  // GCC and Clang on 64-bit targets
+        const wide product = static_cast<wide>(a) * b;
+        return static_cast<std::uint64_t>(product) ^ static_cast<std::uint64_t>(product >> 64U);
+    }
+    static std::uint64_t hash_of(const peer_key& key) noexcept {
+        const auto& secret = peer_hash_key();
+        std::uint32_t tail = 0;
+        std::memcpy(&tail, key.data() + 16, 4);
+        const std::uint64_t first = fold(word(key.data()) ^ secret[0] ^ 0xa0761d6478bd642fULL,
+                                         word(key.data() + 8) ^ secret[1] ^ 0xe7037ed1a0b428dbULL);
+        return fold(first ^ tail ^ secret[1], secret[0] ^ 0x8ebc6af09c88c6e3ULL);
+    }
+    void grow() {
+        std::vector<slot> fresh(std::max<std::size_t>(64, slots_.size() * 2));
+        const std::size_t mask = fresh.size() - 1;
+        for (const slot& held : slots_) {
+            if (held.value != nullptr) {
+                std::size_t at = held.hash & mask;
+                while (fresh[at].value != nullptr) {
+                    at = (at + 1) & mask;
+                }
+                fresh[at] = held;
+            }
+        }
+        slots_.swap(fresh);
+    }
+
+    std::vector<slot> slots_;
+    std::size_t size_ = 0;
+};
+
 }  // namespace
 
 struct tracker_service::state {
@@ -423,10 +558,11 @@ struct tracker_service::state {
     core::database db;
     std::unordered_map<std::int64_t, torrent> torrents;
     // 20-byte key (v1, or v2 truncated) -> its torrent (nodes of `torrents`: stable addresses)
-    std::unordered_map<peer_key, torrent*, peer_key_hash> by_hash;
+    torrent_index by_hash;
     peer_picker random{(static_cast<std::uint64_t>(std::random_device{}()) << 32U) ^
                        std::random_device{}()};
     std::vector<std::uint32_t> candidates;  // scratch of announce(), under the mutex
+    std::vector<std::uint64_t> marked;      // scratch of announce() (a bit per rank), ditto
 
     std::atomic<std::uint64_t> announces{0};
     std::atomic<std::uint64_t> refusals{0};
@@ -448,11 +584,10 @@ struct tracker_service::state {
         if (info_hash.size() != 20 && info_hash.size() != 32) {
             return nullptr;
         }
-        const auto found = by_hash.find(hash_key(info_hash));
-        if (found == by_hash.end()) {
+        torrent* entry = by_hash.find(hash_key(info_hash));
+        if (entry == nullptr) {
             return nullptr;
         }
-        torrent* entry = found->second;
         if (info_hash.size() == 32 && entry->registration.info_hash_v2 != info_hash) {
             return nullptr;
         }
@@ -460,7 +595,9 @@ struct tracker_service::state {
     }
 
     /** @return whether a 20- or 32-byte hash (its first 20 bytes) is registered */
-    bool indexed(std::string_view info_hash) const { return by_hash.contains(hash_key(info_hash)); }
+    bool indexed(std::string_view info_hash) const {
+        return by_hash.find(hash_key(info_hash)) != nullptr;
+    }
 
     /** Adds a torrent (by id) and indexes its hashes. */
     void add(torrent entry) {
@@ -468,10 +605,10 @@ struct tracker_service::state {
         torrent& stored = torrents.emplace(id, std::move(entry)).first->second;
         try {
             if (!stored.registration.info_hash_v1.empty()) {
-                by_hash[hash_key(stored.registration.info_hash_v1)] = &stored;
+                by_hash.assign(hash_key(stored.registration.info_hash_v1), &stored);
             }
             if (!stored.registration.info_hash_v2.empty()) {
-                by_hash[hash_key(stored.registration.info_hash_v2)] = &stored;
+                by_hash.assign(hash_key(stored.registration.info_hash_v2), &stored);
             }
         } catch (...) {
             remove(stored);
@@ -484,10 +621,7 @@ struct tracker_service::state {
         for (const std::string* hash :
              {&entry.registration.info_hash_v1, &entry.registration.info_hash_v2}) {
             if (!hash->empty()) {
-                const auto found = by_hash.find(hash_key(*hash));
-                if (found != by_hash.end() && found->second == &entry) {
-                    by_hash.erase(found);
-                }
+                by_hash.erase(hash_key(*hash), &entry);
             }
         }
         const std::int64_t id = entry.id;  // a copy: erasing destroys `entry`
@@ -601,6 +735,17 @@ announce_result tracker_service::announce(const announce_request& request, const
 
 void tracker_service::announce(const announce_request& request, const peer_address& from,
                                clock_point now, announce_result& result) {
+    announce(request, from, now, result, peer_list_form::entries);
+}
+
+void tracker_service::announce(const announce_request& request, const peer_address& from,
+                               clock_point now, announce_result& result, peer_list_form form) {
+    const bool compact_form = form == peer_list_form::compact;
+    result.compact_peers.clear();
+    result.compact_peers6.clear();
+    if (compact_form) {
+        result.peers.clear();
+    }
     result.error.clear();
     result.failure_reason.clear();
     result.interval = impl_->settings.announce_interval;
@@ -608,7 +753,8 @@ void tracker_service::announce(const announce_request& request, const peer_addre
     result.complete = 0;
     result.incomplete = 0;
     result.downloaded = 0;
-    std::size_t handed = 0;  // entries of result.peers in use
+    std::size_t handed = 0;        // entries of result.peers in use
+    std::size_t compact_size = 0;  // bytes of result.compact_peers in use (compact form)
     auto refuse = [&](errc code, std::string_view reason) {
         result.error = code;
         result.failure_reason.assign(reason);
@@ -713,7 +859,23 @@ void tracker_service::announce(const announce_request& request, const peer_addre
             request.numwant.value_or(impl_->settings.default_numwant), impl_->settings.max_numwant);
         const bool with_peer_id = !request.compact && !request.no_peer_id;
         const bool self_is_seeder = request.left == 0;
-        const auto hand_out = [&](std::size_t at) {
+        // The compact form: IPv4 peers written in place into a string sized for the most that
+        // can be handed out (trimmed below), IPv6 peers (rare) appended.
+        if (compact_form) {
+            result.compact_peers.resize(wanted * 6 + 6);  // and room for one not taken
+        }
+        // IPv6 peers of the compact form (rare) and the entries form: kept apart, so that
+        // hand_out() stays small enough for the compiler to inline into the loops below.
+        const auto hand_out_other = [&](std::size_t at) {
+            if (compact_form) {
+                const std::uint16_t port = peers.hot(at).port;
+                const char port_bytes[2] = {static_cast<char>(port >> 8U),
+                                            static_cast<char>(port & 0xffU)};
+                result.compact_peers6.append(peers.cold(at).ipv6.data(), 16);
+                result.compact_peers6.append(port_bytes, 2);
+                ++handed;
+                return;
+            }
             if (handed == result.peers.size()) {
                 result.peers.emplace_back();
             }
@@ -730,29 +892,56 @@ void tracker_service::announce(const announce_request& request, const peer_addre
                 out.peer_id.clear();  // compact answers (BEP 23/7) carry no peer ids
             }
         };
+        // Hands out the peer at `at` when `take` (branch-free for compact IPv4 peers: the six
+        // bytes are always written, into the spare room at the end, and kept only if taken).
+        const auto hand_out = [&](std::size_t at, bool take = true) {
+            const peer_hot& hot = peers.hot(at);
+            if (compact_form && hot.ip_size == 4) {
+                char* out = result.compact_peers.data() + compact_size;
+                std::memcpy(out, hot.ipv4.data(), 4);
+                out[4] = static_cast<char>(hot.port >> 8U);
+                out[5] = static_cast<char>(hot.port & 0xffU);
+                compact_size += take ? 6 : 0;
+                handed += take ? 1 : 0;
+            } else if (take) {
+                hand_out_other(at);
+            }
+        };
         // Draws up to `quota` of the `available` members that `eligible` accepts (self aside),
-        // uniformly: every one when they fit the quota; else, when the quota is a large share,
-        // one pass in storage order that keeps each candidate with probability
-        // still-needed / still-unseen (selection sampling, Knuth's algorithm S: memory read in
-        // order); else a partial Fisher-Yates shuffle of the positions that stops once the
-        // quota is met (reads only about `quota` members).
+        // uniformly: every one when they fit the quota; else, when the quota is a large share
+        // (a quarter or more), a uniform set of ranks (Floyd: the ranks taken or the ranks
+        // left out, whichever are fewer) and one pass in storage order (memory read in order,
+        // at most available / 2 random draws); else a partial Fisher-Yates shuffle of the
+        // positions that stops once the quota is met (reads only about `quota` members).
         const auto draw = [&](std::size_t available, std::size_t quota, auto eligible) {
             if (quota == 0 || available == 0) {
                 return;
             }
             if (available <= quota || quota * 4 >= available) {
-                std::size_t needed = std::min(quota, available);
-                std::size_t unseen = available;
-                for (std::size_t at = 0; at < members && needed > 0 && unseen > 0; ++at) {
+                // A large share: Floyd's algorithm draws a uniform set of ranks, with one draw
+                // per rank, of whichever is smaller, the ones taken or the ones left out; one
+                // pass in storage order then hands out the members of the ranks taken.
+                const std::size_t left_out = available > quota ? available - quota : 0;
+                const bool mark_taken = quota < left_out;
+                const std::size_t marks = mark_taken ? quota : left_out;
+                std::vector<std::uint64_t>& marked = impl_->marked;
+                marked.assign((available + 63) / 64, 0);
+                const auto is_marked = [&](std::size_t rank) {
+                    return ((marked[rank / 64] >> (rank % 64)) & 1U) != 0;
+                };
+                for (std::size_t last = available - marks; last < available; ++last) {
+                    const std::size_t pick =
+                        impl_->random.below(static_cast<std::uint32_t>(last + 1));
+                    const std::size_t rank = is_marked(pick) ? last : pick;
+                    marked[rank / 64] |= std::uint64_t{1} << (rank % 64);
+                }
+                std::size_t rank = 0;
+                for (std::size_t at = 0; at < members && rank < available; ++at) {
                     if (at == self || !eligible(peers.hot(at).flags)) {
                         continue;
                     }
-                    if (needed == unseen ||
-                        impl_->random.below(static_cast<std::uint32_t>(unseen)) < needed) {
-                        hand_out(at);
-                        --needed;
-                    }
-                    --unseen;
+                    hand_out(at, is_marked(rank) == mark_taken);
+                    ++rank;
                 }
                 return;
             }
@@ -796,7 +985,11 @@ void tracker_service::announce(const announce_request& request, const peer_addre
             });
         }
     }
-    result.peers.resize(handed);
+    if (compact_form) {
+        result.compact_peers.resize(compact_size);
+    } else {
+        result.peers.resize(handed);
+    }
     impl_->announces.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -1081,6 +1274,52 @@ std::string encode_announce_response(const announce_result& result, bool compact
                                      bool include_peer_id) {
     if (result.error) {
         return encode_failure(result.failure_reason);
+    }
+    // A result in the compact form (peers empty): its strings are the answer's as they are.
+    const bool from_strings =
+        result.peers.empty() && (!result.compact_peers.empty() || !result.compact_peers6.empty());
+    if (compact && from_strings) {
+        std::string out;
+        out.reserve(128 + result.compact_peers.size() + result.compact_peers6.size());
+        out += 'd';
+        append_integer(out, "complete", static_cast<std::int64_t>(result.complete));
+        append_integer(out, "downloaded", static_cast<std::int64_t>(result.downloaded));
+        append_integer(out, "incomplete", static_cast<std::int64_t>(result.incomplete));
+        append_integer(out, "interval", static_cast<std::int64_t>(result.interval.count()));
+        append_integer(out, "min interval", static_cast<std::int64_t>(result.min_interval.count()));
+        out += "5:peers";
+        out += std::to_string(result.compact_peers.size());
+        out += ':';
+        out += result.compact_peers;
+        if (!result.compact_peers6.empty()) {
+            out += "6:peers6";
+            out += std::to_string(result.compact_peers6.size());
+            out += ':';
+            out += result.compact_peers6;
+        }
+        out += 'e';
+        return out;
+    }
+    if (from_strings) {
+        // The list of dictionaries from the compact strings (no peer ids: they carry none).
+        announce_result expanded;
+        expanded.interval = result.interval;
+        expanded.min_interval = result.min_interval;
+        expanded.complete = result.complete;
+        expanded.incomplete = result.incomplete;
+        expanded.downloaded = result.downloaded;
+        for (const auto* list : {&result.compact_peers, &result.compact_peers6}) {
+            const std::size_t family = list == &result.compact_peers ? 4 : 16;
+            for (std::size_t at = 0; at + family + 2 <= list->size(); at += family + 2) {
+                peer_entry entry;
+                entry.ip = list->substr(at, family);
+                entry.port = static_cast<std::uint16_t>(
+                    (static_cast<unsigned char>((*list)[at + family]) << 8U) |
+                    static_cast<unsigned char>((*list)[at + family + 1]));
+                expanded.peers.push_back(std::move(entry));
+            }
+        }
+        return encode_announce_response(expanded, compact, include_peer_id);
     }
     if (compact) {
         // Written directly (the keys in bencode's sorted order): no dictionary is built.

@@ -329,6 +329,28 @@ void encode_announce(std::uint32_t transaction_id, const announce_result& result
         return;
     }
     const std::size_t family = ipv6 ? 16 : 4;
+    if (result.peers.empty()) {
+        // The compact form: the peers are already the answer's bytes; whole entries only.
+        const std::string& compact = ipv6 ? result.compact_peers6 : result.compact_peers;
+        const std::size_t size = compact.size() / (family + 2) * (family + 2);
+        out.resize(20 + size);
+        char* at = out.data();
+        const auto write32 = [&at](std::uint32_t value) {
+            for (int shift = 24; shift >= 0; shift -= 8) {
+                *at++ = static_cast<char>((value >> shift) & 0xffU);
+            }
+        };
+        write32(static_cast<std::uint32_t>(action::announce));
+        write32(transaction_id);
+        write32(clamp32(
+            static_cast<std::uint64_t>(std::max<std::int64_t>(0, result.interval.count()))));
+        write32(clamp32(result.incomplete));
+        write32(clamp32(result.complete));
+        if (size > 0) {
+            std::memcpy(at, compact.data(), size);
+        }
+        return;
+    }
     std::size_t count = 0;
     for (const auto& peer : result.peers) {
         count += peer.ip.size() == family ? 1 : 0;

@@ -237,12 +237,19 @@ struct udp_tracker_server::state : std::enable_shared_from_this<udp_tracker_serv
 
     bool valid_id(const endpoint_bytes& from, std::uint64_t id,
                   std::chrono::system_clock::time_point when) const {
-        // Both candidates are always computed so that the time taken does not tell which
-        // slot (if any) matched; the comparison itself has no early exit.
+        // The current slot first; the previous one only when it fails. The time taken then
+        // tells whether the id was of the current slot, the previous one or neither, which
+        // is no secret: the client knows when it connected and the slot length is public
+        // (BEP 15's two minutes), and the id is a MAC of the client's own address and the
+        // slot under a key that never leaves the process, so timing reveals nothing of the
+        // key or of other clients' ids. (Earlier both were always computed; one SipHash per
+        // announce is saved.) The comparison itself is a whole-word XOR, no byte-wise early
+        // exit that could help forge an id by parts.
         const std::int64_t slot = slot_of(when);
-        const std::uint64_t current = connection_id(from, slot) ^ id;
-        const std::uint64_t previous = connection_id(from, slot - 1) ^ id;
-        return (current == 0) | (previous == 0);
+        if ((connection_id(from, slot) ^ id) == 0) {
+            return true;
+        }
+        return (connection_id(from, slot - 1) ^ id) == 0;
     }
 
     void remember(const endpoint_bytes& endpoint, const std::string& ticket,
@@ -277,7 +284,8 @@ struct udp_tracker_server::state : std::enable_shared_from_this<udp_tracker_serv
     void wait();
     void drain();
     void send_replies(unsigned count);
-    bool handle(core::byte_view packet, const udp_endpoint& remote, std::string& reply);
+    bool handle(core::byte_view packet, const udp_endpoint& remote,
+                std::chrono::system_clock::time_point when, std::string& reply);
     void error_reply(std::uint32_t transaction_id, std::string_view message, std::string& reply);
 };
 
@@ -323,6 +331,8 @@ void udp_tracker_server::state::drain() {
             return;
         }
         unsigned replies = 0;
+        // One clock reading per batch: the datagrams of a batch arrived together.
+        const auto when = now();
         for (unsigned i = 0; i < static_cast<unsigned>(got); ++i) {
             const mmsghdr& message = io_batch.received[i];
             udp_endpoint remote;
@@ -338,7 +348,7 @@ void udp_tracker_server::state::drain() {
             try {
                 answer = handle(
                     core::byte_view(io_batch.input.data() + i * datagram_room, message.msg_len),
-                    remote, reply);
+                    remote, when, reply);
             } catch (const std::exception& error) {
                 log.error("udp request failed", {{"error", error.what()}});
             }
@@ -393,6 +403,7 @@ void udp_tracker_server::state::error_reply(std::uint32_t transaction_id, std::s
 }
 
 bool udp_tracker_server::state::handle(core::byte_view packet, const udp_endpoint& remote,
+                                       std::chrono::system_clock::time_point when,
                                        std::string& reply) {
     received.fetch_add(1, std::memory_order_relaxed);
     if (!udp::answerable(packet)) {
@@ -403,7 +414,6 @@ bool udp_tracker_server::state::handle(core::byte_view packet, const udp_endpoin
     reason.clear();
     udp::parse_request(packet, parsed, ec, &reason, service.settings().limits);
     const udp::request& request = parsed;
-    const auto when = now();
     const endpoint_bytes client = endpoint_key(remote);
     if (request.kind == udp::action::connect && !ec) {
         connects.fetch_add(1, std::memory_order_relaxed);
@@ -431,7 +441,8 @@ bool udp_tracker_server::state::handle(core::byte_view packet, const udp_endpoin
         }
         // The tracker decides (and counts) every refusal, a missing ticket included.
         announce_result& result = outcome;
-        service.announce(request.announce, announcer, when, result);
+        // The compact form: the peers come as the answer's bytes, copied once into it.
+        service.announce(request.announce, announcer, when, result, peer_list_form::compact);
         if (result.error == errc::missing_ticket) {
             result.failure_reason =
                 "ticket required: announce to udp://<tracker>/announce/<ticket> (BEP 41 URL "

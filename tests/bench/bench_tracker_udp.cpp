@@ -1,11 +1,12 @@
 // bench_tracker_udp: a small UDP tracker load generator (BEP 15; with the ticket in BEP 41 URL
 // data for imsp2p). Used by tests/bench/bench_tracker; runnable on its own:
 //   bench_tracker_udp <host> <port> <file of "infohash-hex ticket" lines> <seconds> <ticketed 0|1>
-// It connects once, then keeps a window of 64 announces in flight (distinct peer ids and ports,
-// numwant 50) for the given time. Both trackers get byte-identical announces except for the
-// URL data option that carries the ticket. To keep the generator from being the bottleneck it
-// takes answers with recvmmsg() and sends one new announce per answer in one sendmmsg(). The
-// last line is `udp_announces_per_s: X`.
+// It connects once, then keeps a window of 64 announces in flight (numwant 50) for the given
+// time, cycling through the same 60 peers per torrent (peer ids "-BE0001-<peer><torrent>", ports
+// 10000 + peer) as bench_tracker's HTTP mix, so that the swarms keep 60 members in both. Both
+// trackers get byte-identical announces except for the URL data option that carries the ticket. To
+// keep the generator from being the bottleneck it takes answers with recvmmsg() and sends one new
+// announce per answer in one sendmmsg(). The last line is `udp_announces_per_s: X`.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -118,7 +119,7 @@ int main(int argc, char** argv) {
         put32(req, static_cast<std::uint32_t>(sequence));
         req.insert(req.end(), t.hash.begin(), t.hash.end());
         char peer_id[64];
-        std::snprintf(peer_id, sizeof peer_id, "-BU0001-%06u%06u", peer % 1000000U,
+        std::snprintf(peer_id, sizeof peer_id, "-BE0001-%06u%06u", peer % 1000000U,
                       static_cast<unsigned>(index % targets.size()) % 1000000U);
         req.insert(req.end(), peer_id, peer_id + 20);
         put64(req, 0);

@@ -648,6 +648,64 @@ TEST_F(TicketTest, CacheSharesImmutableClaimsThatOutliveTheirEntry) {
     EXPECT_EQ(none.size(), 0U);
 }
 
+// Many entries: the index grows, evicts and drops expired entries without losing the others
+// (each cached token still hits, each evicted or expired one is verified again).
+TEST_F(TicketTest, CacheKeepsItsIndexThroughGrowthEvictionAndExpiry) {
+    verified_ticket_cache cache(48);
+    std::vector<std::string> short_lived;
+    std::vector<std::string> long_lived;
+    for (int i = 0; i < 24; ++i) {
+        short_lived.push_back(issuer_.issue(leech_claims()));
+        ticket_claims longer = leech_claims();
+        longer.expires_at = issued + 3h;
+        long_lived.push_back(issuer_.issue(longer));
+    }
+    for (std::size_t i = 0; i < 24; ++i) {
+        cache.verify(verifier_, short_lived[i], at(0s));
+        cache.verify(verifier_, long_lived[i], at(0s));
+    }
+    EXPECT_EQ(cache.size(), 48U);
+    EXPECT_EQ(cache.misses(), 48U);
+    for (std::size_t i = 0; i < 24; ++i) {
+        cache.verify(verifier_, long_lived[i], at(1s));
+        cache.verify(verifier_, short_lived[i], at(1s));
+    }
+    EXPECT_EQ(cache.hits(), 48U);
+    // Past the short tickets' expiry (and the leeway): each is refused and its entry dropped,
+    // the long ones still hit.
+    for (std::size_t i = 0; i < 24; ++i) {
+        std::error_code ec;
+        cache.verify(verifier_, short_lived[i], at(1h + 61s), ec);
+        EXPECT_EQ(ec, code(errc::ticket_expired));
+    }
+    EXPECT_EQ(cache.size(), 24U);
+    for (const std::string& token : long_lived) {
+        const std::uint64_t hits = cache.hits();
+        EXPECT_NO_THROW(cache.verify(verifier_, token, at(1h + 62s)));
+        EXPECT_EQ(cache.hits(), hits + 1);
+    }
+    // More new tokens than the room left: some evicted, never more than the capacity, and a
+    // token just verified is cached.
+    for (int i = 0; i < 60; ++i) {
+        ticket_claims fresh = leech_claims();
+        fresh.expires_at = issued + 3h;
+        const std::string token = issuer_.issue(fresh);
+        cache.verify(verifier_, token, at(2h));
+        const std::uint64_t hits = cache.hits();
+        cache.verify(verifier_, token, at(2h));
+        EXPECT_EQ(cache.hits(), hits + 1);
+        EXPECT_LE(cache.size(), 48U);
+    }
+    std::size_t still_cached = 0;
+    for (const std::string& token : long_lived) {
+        const std::uint64_t hits = cache.hits();
+        cache.verify(verifier_, token, at(2h));
+        still_cached += cache.hits() - hits;
+    }
+    EXPECT_LT(still_cached, 24U);  // 60 new tokens in 48 places pushed some out
+    EXPECT_EQ(cache.size(), 48U);
+}
+
 TEST_F(TicketTest, CacheIsSafeUnderConcurrentUse) {
     verified_ticket_cache cache(4);
     std::vector<std::string> tokens;

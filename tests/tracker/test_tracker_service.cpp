@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -483,4 +484,130 @@ TEST(TrackerServicePersistence, UnregisteringRemovesTheTorrentForGoodAndAllowsRe
         EXPECT_EQ(service->stats(hash_of('a'), test_now())->completed, 0u);
     }
     std::filesystem::remove_all(directory);
+}
+
+// The compact form carries the same peers, in the same order, as the list of entries: all of
+// them here (numwant above the swarm), so both forms hand out the same set.
+TEST_F(TrackerService, GivesTheSamePeersInTheCompactFormAsItsEntriesEncode) {
+    for (unsigned char peer = 0; peer < 6; ++peer) {
+        ASSERT_FALSE(announce(request(leech_, static_cast<char>('b' + peer)), 20 + peer).error);
+    }
+    tracker::peer_address ipv6{std::string(15, '\x20') + "\x07"};
+    ASSERT_FALSE(service_->announce(request(seed_, 'v', 0), ipv6, test_now()).error);
+
+    auto asking = request(leech_, 'q');
+    asking.compact = true;
+    asking.numwant = 50;
+    tracker::announce_result entries;
+    service_->announce(asking, ipv4(99), test_now(), entries, tracker::peer_list_form::entries);
+    ASSERT_FALSE(entries.error) << entries.failure_reason;
+    ASSERT_EQ(entries.peers.size(), 7u);
+    EXPECT_TRUE(entries.compact_peers.empty());
+    EXPECT_TRUE(entries.compact_peers6.empty());
+
+    tracker::announce_result compact;
+    compact.peers.resize(3);  // leftovers of an earlier use are cleared
+    service_->announce(asking, ipv4(99), test_now(), compact, tracker::peer_list_form::compact);
+    ASSERT_FALSE(compact.error) << compact.failure_reason;
+    EXPECT_TRUE(compact.peers.empty());
+    std::string v4;
+    std::string v6;
+    for (const auto& peer : entries.peers) {
+        std::string& out = peer.ip.size() == 4 ? v4 : v6;
+        out += peer.ip;
+        out += static_cast<char>(peer.port >> 8);
+        out += static_cast<char>(peer.port & 0xff);
+    }
+    EXPECT_EQ(compact.compact_peers, v4);
+    EXPECT_EQ(compact.compact_peers.size(), 6u * 6u);
+    EXPECT_EQ(compact.compact_peers6, v6);
+    EXPECT_EQ(compact.compact_peers6.size(), 18u);
+    EXPECT_EQ(compact.complete, entries.complete);
+    EXPECT_EQ(compact.incomplete, entries.incomplete);
+
+    // HTTP answers are the same bytes from either form (compact; and the list of dicts,
+    // which has no peer ids in a compact request's entries).
+    EXPECT_EQ(tracker::encode_announce_response(compact, true, false),
+              tracker::encode_announce_response(entries, true, false));
+    EXPECT_EQ(tracker::encode_announce_response(compact, false, false),
+              tracker::encode_announce_response(entries, false, false));
+
+    // A refusal in the compact form gives no peers in either form.
+    auto stranger = asking;
+    stranger.info_hash = hash_of('z');
+    service_->announce(stranger, ipv4(99), test_now(), compact, tracker::peer_list_form::compact);
+    EXPECT_EQ(compact.error, tracker::errc::ticket_rejected);
+    EXPECT_TRUE(compact.compact_peers.empty());
+    EXPECT_TRUE(compact.compact_peers6.empty());
+    EXPECT_TRUE(compact.peers.empty());
+}
+
+// With numwant a large share of the swarm, the ranks taken or the ranks left out (whichever
+// are fewer) are drawn: every answer holds exactly numwant distinct other peers, and over many
+// answers each peer is both handed out and left out (a peer stuck in or out of every answer
+// would fail this with probability below 1e-13). 18 of 23 draws the ones left out, 8 of 23
+// the ones taken.
+TEST_F(TrackerService, DrawsTheLeftOutPeersUniformlyWhenNumwantIsMostOfTheSwarm) {
+    constexpr int members = 24;
+    for (int peer = 0; peer < members; ++peer) {
+        ASSERT_FALSE(announce(request(leech_, static_cast<char>('A' + peer)),
+                              static_cast<unsigned char>(peer))
+                         .error);
+    }
+    for (const std::uint32_t numwant : {18U, 8U}) {
+        auto asking = request(leech_, 'A');  // a member itself: never handed its own address
+        asking.compact = true;
+        asking.numwant = numwant;
+        std::array<int, members> handed{};
+        tracker::announce_result result;
+        for (int round = 0; round < 300; ++round) {
+            service_->announce(asking, ipv4(0), test_now(), result,
+                               tracker::peer_list_form::compact);
+            ASSERT_FALSE(result.error) << result.failure_reason;
+            ASSERT_EQ(result.compact_peers.size(), numwant * 6u);
+            std::set<int> seen;
+            for (std::size_t at = 0; at < result.compact_peers.size(); at += 6) {
+                const int peer = static_cast<unsigned char>(result.compact_peers[at + 3]);
+                ASSERT_LT(peer, members);
+                EXPECT_NE(peer, 0) << "the announcing peer got its own address";
+                EXPECT_TRUE(seen.insert(peer).second) << "peer " << peer << " twice";
+                ++handed[static_cast<std::size_t>(peer)];
+            }
+        }
+        for (int peer = 1; peer < members; ++peer) {
+            EXPECT_GT(handed[static_cast<std::size_t>(peer)], 0) << numwant << " " << peer;
+            EXPECT_LT(handed[static_cast<std::size_t>(peer)], 300) << numwant << " " << peer;
+        }
+    }
+}
+
+// The index of registered torrents (open addressing): after many registrations and removals
+// in between, every registered torrent is found and every removed one is not.
+TEST_F(TrackerService, FindsEveryRegisteredTorrentAfterManyRegistrationsAndRemovals) {
+    const auto hash_number = [](int number) {
+        std::string out(20, '\x5a');
+        out[0] = static_cast<char>(number & 0xff);
+        out[1] = static_cast<char>(number >> 8);
+        return out;
+    };
+    constexpr int torrents = 400;
+    for (int number = 0; number < torrents; ++number) {
+        service_->register_torrent({hash_number(number), {}, "", tracker::torrent_state::active});
+    }
+    for (int number = 0; number < torrents; number += 3) {
+        service_->unregister_torrent(hash_number(number));
+    }
+    for (int number = 0; number < torrents; ++number) {
+        EXPECT_EQ(service_->stats(hash_number(number), test_now()).has_value(), number % 3 != 0)
+            << number;
+    }
+    EXPECT_TRUE(service_->stats(hash_of('a'), test_now()).has_value());
+    std::error_code ec;
+    service_->register_torrent({hash_number(1), {}, "", tracker::torrent_state::active}, ec);
+    EXPECT_EQ(ec, tracker::errc::already_registered);
+    service_->register_torrent({hash_number(3), {}, "", tracker::torrent_state::active}, ec);
+    EXPECT_FALSE(ec);
+    EXPECT_TRUE(service_->stats(hash_number(3), test_now()).has_value());
+    service_->unregister_torrent(hash_number(0), ec);
+    EXPECT_EQ(ec, tracker::errc::unknown_torrent);
 }

@@ -270,3 +270,38 @@ TEST(UdpPacket, EncodesAnnouncesIntoAReusedString) {
     udp::encode_announce(4, result, false, out);
     EXPECT_EQ(out, udp::encode_error(4, result.failure_reason));
 }
+
+// A result in the compact form (peers empty, the compact strings set) encodes to the same
+// datagram as the same peers given as entries, in both families; a cut entry is left out.
+TEST(UdpPacket, EncodesTheCompactFormAsTheEntriesItStandsFor) {
+    tracker::announce_result entries;
+    entries.interval = std::chrono::seconds(1800);
+    entries.complete = 4;
+    entries.incomplete = 9;
+    tracker::announce_result compact = entries;
+    for (unsigned char last = 1; last <= 50; ++last) {
+        const std::string ip = std::string("\x0a\0\0", 3) + static_cast<char>(last);
+        const auto port = static_cast<std::uint16_t>(0x1a00 + last);
+        entries.peers.push_back({ip, port, {}});
+        compact.compact_peers += ip;
+        compact.compact_peers += static_cast<char>(port >> 8);
+        compact.compact_peers += static_cast<char>(port & 0xff);
+    }
+    const std::string ip6 = std::string(15, '\x20') + "\x02";
+    entries.peers.push_back({ip6, 0x0102, {}});
+    compact.compact_peers6 = ip6 + "\x01\x02";
+    std::string out = "previous content";
+    udp::encode_announce(5, compact, false, out);
+    EXPECT_EQ(out, udp::encode_announce(5, entries, false));
+    EXPECT_EQ(out.size(), 20u + 50u * 6u);
+    udp::encode_announce(5, compact, true, out);
+    EXPECT_EQ(out, udp::encode_announce(5, entries, true));
+    EXPECT_EQ(out.size(), 20u + 18u);
+
+    compact.compact_peers += "\x0b\x0c\x0d";  // half an entry: never sent
+    EXPECT_EQ(udp::encode_announce(5, compact, false), udp::encode_announce(5, entries, false));
+    compact.error = tracker::errc::unknown_torrent;
+    compact.failure_reason = "torrent is not registered with this tracker";
+    EXPECT_EQ(udp::encode_announce(6, compact, false),
+              udp::encode_error(6, compact.failure_reason));
+}

@@ -317,8 +317,9 @@ class IMSP2P_CORE_EXPORT ticket_verifier {
  * A bounded cache of verified tickets for the tracker's hot path: a hit skips parsing and the
  * signature check (the claims are still checked against the verifier's audience, issuer and
  * time window). Keyed by the token itself: a keyed 64-bit SipHash of its end (random key per
- * cache, so clients cannot aim collisions) picks the bucket and the whole token is compared, so
- * a token that differs in any byte never hits another token's entry. The cached claims are
+ * cache, so clients cannot aim collisions) picks the slot of an open-addressing index that keeps
+ * the hash next to the entry; the whole token is compared only when the hashes agree, so a
+ * token that differs in any byte never hits another token's entry. The cached claims are
  * immutable and shared (verify_shared() hands them out without copying). An entry is dropped once
  * its ticket expires; when full, the least recently used entries go first (CLOCK, the second-chance
  * approximation of LRU: a hit only marks its entry). Failures are not cached. Thread-safe (one
@@ -380,16 +381,10 @@ class IMSP2P_CORE_EXPORT verified_ticket_cache {
     [[nodiscard]] std::uint64_t misses() const;
 
   private:
-    /** A token and its keyed hash; the index's keys view the token held by an entry. */
+    /** A token and its keyed hash (never 0: the low bit is set). */
     struct token_key {
         std::string_view token;
         std::uint64_t hash = 0;
-        bool operator==(const token_key& other) const noexcept { return token == other.token; }
-    };
-    struct token_key_hash {
-        std::size_t operator()(const token_key& key) const noexcept {
-            return static_cast<std::size_t>(key.hash);
-        }
     };
     struct entry {
         std::string token;
@@ -398,16 +393,29 @@ class IMSP2P_CORE_EXPORT verified_ticket_cache {
         bool referenced = false;  // hit since the clock hand last passed
     };
     using entry_list = std::list<entry>;
+    /** A slot of the index: an entry's hash (0: empty) and its position in the ring. */
+    struct slot {
+        std::uint64_t hash = 0;
+        entry_list::iterator position;
+    };
 
     [[nodiscard]] token_key key_of(std::string_view token) const noexcept;
     void forget(const token_key& key);
+    /** @return the slot of the entry of @p key, or slots_.size(); mutex held */
+    [[nodiscard]] std::size_t find_locked(const token_key& key) const noexcept;
+    /** Indexes a new entry (growing the index first if needed); mutex held. */
+    void place_locked(entry_list::iterator position);
+    /** Empties slot @p at, shifting back the entries probed past it; mutex held. */
+    void unplace_locked(std::size_t at) noexcept;
 
     std::size_t capacity_;
     std::uint64_t hash_key_[2] = {0, 0};  // SipHash key, random per cache
     mutable std::mutex mutex_;
     entry_list entries_;         // a ring, in the order the clock hand visits it
     entry_list::iterator hand_;  // the next eviction candidate (end(): the first entry)
-    std::unordered_map<token_key, entry_list::iterator, token_key_hash> index_;
+    // Open addressing with linear probing over a power-of-two number of slots, at most half
+    // full: a lookup compares the stored hashes and reads an entry only when one agrees.
+    std::vector<slot> slots_;
     std::uint64_t hits_ = 0;
     std::uint64_t misses_ = 0;
 };

@@ -163,8 +163,23 @@ struct announce_result {
     std::uint64_t incomplete = 0;
     /** "downloaded": completed count. */
     std::uint64_t downloaded = 0;
-    /** The peers handed out (operator seeders first). */
+    /** The peers handed out (operator seeders first); empty when the result was produced in
+     *  the compact form (see peer_list_form). */
     std::vector<peer_entry> peers;
+    /** The compact form (peer_list_form::compact) of the IPv4 peers handed out: 6 bytes each
+     *  (address, port; network order, BEP 23), in the order they were handed out; empty
+     *  otherwise. */
+    std::string compact_peers;
+    /** The compact form of the IPv6 peers handed out: 18 bytes each (BEP 7); empty otherwise.
+     */
+    std::string compact_peers6;
+};
+
+/** How tracker_service::announce() writes the peers it hands out into an announce_result. */
+enum class peer_list_form {
+    entries,  ///< One peer_entry each in announce_result::peers (compact strings left empty).
+    compact,  ///< Only announce_result::compact_peers / compact_peers6 (peers left empty): for
+              ///< a compact answer, with no per-peer copy.
 };
 
 /**
@@ -215,6 +230,22 @@ class IMSP2P_TRACKER_EXPORT tracker_service {
      */
     void announce(const announce_request& request, const peer_address& from,
                   std::chrono::system_clock::time_point now, announce_result& result);
+
+    /**
+     * As the overload above, with the peers written in the given form: the compact form
+     * suits a compact answer (UDP, or HTTP with compact=1), which then needs no per-peer
+     * strings. Admission and the choice of peers are the same in both forms.
+     * @param request the parsed request
+     * @param from the peer's address as seen on the connection
+     * @param now the current time
+     * @param result overwritten with the outcome (every member is set); on refusal, error and
+     *        failure_reason are set and no peers are given in either form
+     * @param form entries: `peers` (compact strings emptied); compact: `compact_peers` and
+     *        `compact_peers6` (`peers` emptied)
+     */
+    void announce(const announce_request& request, const peer_address& from,
+                  std::chrono::system_clock::time_point now, announce_result& result,
+                  peer_list_form form);
 
     /**
      * Handles a scrape (BEP 48): requires a valid ticket; answers only for registered,
@@ -299,7 +330,8 @@ class IMSP2P_TRACKER_EXPORT tracker_service {
 
 /**
  * Encodes an announce result as the bencoded body of the HTTP answer.
- * @param result the result (a refusal becomes {"failure reason": ...})
+ * @param result the result (a refusal becomes {"failure reason": ...}); its peers are taken
+ *        from `peers`, or from the compact strings when `peers` is empty
  * @param compact true: "peers" (BEP 23) and "peers6" (BEP 7) strings; false: a list of dicts
  * @param include_peer_id in the non-compact form, include "peer id"
  * @return the bencoded dictionary

@@ -136,6 +136,8 @@ IMSP2P_TRACKER_EXPORT std::string encode_connect(std::uint32_t transaction_id,
  * Encodes an announce response (action 1): interval, leechers, seeders, then the peers of one
  * address family: 6-byte IPv4 entries, or 18-byte IPv6 entries when the request came over IPv6
  * (BEP 15). Peers of the other family are left out. A refused result becomes an error response.
+ * The peers are taken from `result.peers`, or, when it is empty, from the compact string of
+ * the family (`compact_peers` or `compact_peers6`, copied as it is).
  * @param transaction_id the request's transaction id
  * @param result the tracker's answer
  * @param ipv6 true when the request came over IPv6 (not IPv4-mapped)

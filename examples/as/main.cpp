@@ -84,11 +84,7 @@ int main(int argc, char** argv) {
             config.set("/log/format", args["log-format"].as<std::string>());
         }
 
-        const std::string format = config.get_or<std::string>("/log/format", "text");
-        const auto sink = std::make_shared<core::stderr_sink>(
-            format == "json" ? core::log_format::json : core::log_format::text);
-        core::logger log("as", sink,
-                         core::parse_log_level(config.get_or<std::string>("/log/level", "info")));
+        const core::logger log = core::program_logger(config, "as");
 
         sip::service_settings settings = sip::service_settings_from(config);
         if (args.count("report")) {

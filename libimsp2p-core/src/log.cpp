@@ -1,5 +1,6 @@
 #include <imsp2p/core/log.hpp>
 
+#include <imsp2p/core/config.hpp>
 #include <imsp2p/core/error.hpp>
 
 #include <fcntl.h>
@@ -405,6 +406,32 @@ void logger::write(log_level level, std::string_view message,
                    std::span<const log_field> fields) const noexcept {
     const log_record record{std::chrono::system_clock::now(), level, component_, message, fields};
     sink_->write(record);
+}
+
+logger program_logger(const config& config, std::string name, log_level default_level) {
+    const std::string format = config.get_or<std::string>("/log/format", "text");
+    if (format != "text" && format != "json") {
+        throw std::system_error(errc::config_bad_value, config.source_name() +
+                                                            ": /log/format: expected text or "
+                                                            "json, not \"" +
+                                                            format + "\"");
+    }
+    log_level level = default_level;
+    if (const auto text = config.get<std::string>("/log/level")) {
+        std::error_code ec;
+        level = parse_log_level(*text, ec);
+        if (ec) {
+            throw std::system_error(errc::config_bad_value,
+                                    config.source_name() +
+                                        ": /log/level: expected trace, debug, info, warning, "
+                                        "error or off, not \"" +
+                                        *text + "\"");
+        }
+    }
+    return logger(
+        std::move(name),
+        std::make_shared<stderr_sink>(format == "json" ? log_format::json : log_format::text),
+        level);
 }
 
 }  // namespace imsp2p::core

@@ -520,15 +520,7 @@ std::string read_text_file(const std::filesystem::path& path) {
 }  // namespace
 
 drm_runner::drm_runner(const core::config& config) : impl_(std::make_unique<impl>()) {
-    const std::string format = config.get_or<std::string>("/log/format", "text");
-    if (format != "text" && format != "json") {
-        throw std::system_error(core::errc::config_bad_value,
-                                config.source_name() + ": /log/format: expected text or json");
-    }
-    const auto sink = std::make_shared<core::stderr_sink>(
-        format == "json" ? core::log_format::json : core::log_format::text);
-    impl_->log = core::logger(
-        "drm", sink, core::parse_log_level(config.get_or<std::string>("/log/level", "info")));
+    impl_->log = core::program_logger(config, "drm");
 
     drm_service_settings settings;
     settings.data_dir = config.require_path("/data_dir");

@@ -591,11 +591,7 @@ core::config load_config(const po::variables_map& args) {
 }
 
 core::logger make_logger(const core::config& config) {
-    const std::string format = config.get_or<std::string>("/log/format", "text");
-    const auto sink = std::make_shared<core::stderr_sink>(
-        format == "json" ? core::log_format::json : core::log_format::text);
-    return core::logger("client", sink,
-                        core::parse_log_level(config.get_or<std::string>("/log/level", "warning")));
+    return core::program_logger(config, "client", core::log_level::warning);
 }
 
 nlohmann::json item_json(const sip::published_item& item) {

@@ -161,11 +161,7 @@ ims_core_settings ims_core_settings::from_config(const core::config& config) {
 ims_core_runner::ims_core_runner(core::config config) : config_(std::move(config)) {}
 
 int ims_core_runner::run() {
-    const std::string format = config_.get_or<std::string>("/log/format", "text");
-    const auto sink = std::make_shared<core::stderr_sink>(
-        format == "json" ? core::log_format::json : core::log_format::text);
-    core::logger log("ims-core", sink,
-                     core::parse_log_level(config_.get_or<std::string>("/log/level", "info")));
+    const core::logger log = core::program_logger(config_, "ims-core");
 
     sigset_t signals;
     sigemptyset(&signals);

@@ -846,15 +846,7 @@ std::string read_text_file(const std::filesystem::path& path) {
 }  // namespace
 
 index_runner::index_runner(const core::config& config) : impl_(std::make_unique<impl>()) {
-    const std::string format = config.get_or<std::string>("/log/format", "text");
-    if (format != "text" && format != "json") {
-        throw std::system_error(core::errc::config_bad_value,
-                                config.source_name() + ": /log/format: expected text or json");
-    }
-    const auto sink = std::make_shared<core::stderr_sink>(
-        format == "json" ? core::log_format::json : core::log_format::text);
-    impl_->log = core::logger(
-        "index", sink, core::parse_log_level(config.get_or<std::string>("/log/level", "info")));
+    impl_->log = core::program_logger(config, "index");
 
     const std::filesystem::path data_dir = config.require_path("/data_dir");
     std::error_code fs_error;

@@ -68,15 +68,7 @@ core::jwk_set read_as_keys(const std::filesystem::path& path) {
 }  // namespace
 
 tracker_runner::tracker_runner(const core::config& config) : impl_(std::make_unique<impl>()) {
-    const std::string format = config.get_or<std::string>("/log/format", "text");
-    if (format != "text" && format != "json") {
-        throw std::system_error(core::errc::config_bad_value,
-                                config.source_name() + ": /log/format: expected text or json");
-    }
-    const auto sink = std::make_shared<core::stderr_sink>(
-        format == "json" ? core::log_format::json : core::log_format::text);
-    impl_->log = core::logger(
-        "tracker", sink, core::parse_log_level(config.get_or<std::string>("/log/level", "info")));
+    impl_->log = core::program_logger(config, "tracker");
 
     tracker_settings settings;
     if (config.contains("/as_jwks")) {

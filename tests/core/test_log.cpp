@@ -1,5 +1,6 @@
 #include <imsp2p/core/log.hpp>
 
+#include <imsp2p/core/config.hpp>
 #include <imsp2p/core/error.hpp>
 
 #include <gtest/gtest.h>
@@ -336,3 +337,30 @@ TEST_F(LogFileTest, ConcurrentWritersNeverInterleaveRecords) {
 }
 
 }  // namespace
+
+TEST(Log, ProgramLoggerReadsLevelAndFormatAndNamesBadSettings) {
+    namespace core = imsp2p::core;
+    const auto json_debug =
+        core::config::parse(R"({"log": {"level": "debug", "format": "json"}})", "test.json");
+    const core::logger log = core::program_logger(json_debug, "tracker");
+    EXPECT_EQ(log.level(), core::log_level::debug);
+    EXPECT_EQ(log.component(), "tracker");
+    const auto* sink = dynamic_cast<const core::stderr_sink*>(log.sink().get());
+    ASSERT_NE(sink, nullptr);
+
+    // Defaults: text, and the program's default level.
+    const core::logger quiet =
+        core::program_logger(core::config::parse("{}"), "client", core::log_level::warning);
+    EXPECT_EQ(quiet.level(), core::log_level::warning);
+
+    for (const char* bad : {R"({"log": {"format": "xml"}})", R"({"log": {"level": "loud"}})"}) {
+        try {
+            core::program_logger(core::config::parse(bad, "bad.json"), "x");
+            ADD_FAILURE() << bad << " accepted";
+        } catch (const std::system_error& error) {
+            EXPECT_EQ(error.code(), core::errc::config_bad_value) << bad;
+            EXPECT_NE(std::string(error.what()).find("bad.json: /log/"), std::string::npos)
+                << error.what();
+        }
+    }
+}

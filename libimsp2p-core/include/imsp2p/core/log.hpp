@@ -366,4 +366,21 @@ class IMSP2P_CORE_EXPORT logger {
     std::atomic<log_level> level_;
 };
 
+class config;
+
+/**
+ * The standard-error logger of a program, made from its configuration: `/log/format` ("text",
+ * the default, or "json": one JSON object per line) and `/log/level` (trace, debug, info,
+ * warning, error or off).
+ * @param config the program's configuration
+ * @param name the logger's component name, e.g. "tracker"
+ * @param default_level the level when `/log/level` is absent
+ * @return the logger, writing through a new stderr_sink (the sink lives as long as the logger
+ *         or any child of it)
+ * @throws std::system_error errc::config_bad_value naming the setting and the configuration
+ *         for an unknown format or level
+ */
+IMSP2P_CORE_EXPORT logger program_logger(const config& config, std::string name,
+                                         log_level default_level = log_level::info);
+
 }  // namespace imsp2p::core

@@ -2,6 +2,7 @@
 
 #include <imsp2p/core/encoding.hpp>
 #include <imsp2p/core/error.hpp>
+#include <imsp2p/core/siphash.hpp>
 
 #include <algorithm>
 #include <array>
@@ -707,70 +708,6 @@ ticket_claims ticket_verifier::verify(std::string_view token, system_clock::time
 
 // --- cache -------------------------------------------------------------------------------------
 
-namespace {
-
-std::uint64_t load_le64(const char* bytes) noexcept {
-    std::uint64_t value = 0;
-    for (int i = 7; i >= 0; --i) {
-        value = (value << 8U) | static_cast<std::uint8_t>(bytes[i]);
-    }
-    return value;
-}
-
-std::uint64_t rotate_left(std::uint64_t value, int bits) noexcept {
-    return (value << bits) | (value >> (64 - bits));
-}
-
-/**
- * SipHash-1-3 (Aumasson and Bernstein's SipHash with one compression and three finalisation
- * rounds): a keyed 64-bit hash, cheap on the few hundred bytes of a ticket. It only spreads the
- * index's buckets; equality is decided by comparing the whole token.
- */
-std::uint64_t siphash13(const std::uint64_t (&key)[2], std::string_view data) noexcept {
-    std::uint64_t v0 = key[0] ^ 0x736f6d6570736575ULL;
-    std::uint64_t v1 = key[1] ^ 0x646f72616e646f6dULL;
-    std::uint64_t v2 = key[0] ^ 0x6c7967656e657261ULL;
-    std::uint64_t v3 = key[1] ^ 0x7465646279746573ULL;
-    const auto round = [&] {
-        v0 += v1;
-        v1 = rotate_left(v1, 13);
-        v1 ^= v0;
-        v0 = rotate_left(v0, 32);
-        v2 += v3;
-        v3 = rotate_left(v3, 16);
-        v3 ^= v2;
-        v0 += v3;
-        v3 = rotate_left(v3, 21);
-        v3 ^= v0;
-        v2 += v1;
-        v1 = rotate_left(v1, 17);
-        v1 ^= v2;
-        v2 = rotate_left(v2, 32);
-    };
-    const std::size_t whole = data.size() / 8 * 8;
-    for (std::size_t at = 0; at < whole; at += 8) {
-        const std::uint64_t word = load_le64(data.data() + at);
-        v3 ^= word;
-        round();
-        v0 ^= word;
-    }
-    std::uint64_t last = static_cast<std::uint64_t>(data.size() & 0xffU) << 56U;
-    for (std::size_t at = whole; at < data.size(); ++at) {
-        last |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(data[at]))
-                << (8 * (at - whole));
-    }
-    v3 ^= last;
-    round();
-    v0 ^= last;
-    v2 ^= 0xffU;
-    round();
-    round();
-    round();
-    return v0 ^ v1 ^ v2 ^ v3;
-}
-
-}  // namespace
-
 verified_ticket_cache::verified_ticket_cache(std::size_t capacity)
     : capacity_(capacity), hand_(entries_.end()) {
     std::array<std::uint8_t, 16> seed{};
@@ -789,7 +726,10 @@ verified_ticket_cache::token_key verified_ticket_cache::key_of(
     const std::string_view tail =
         token.size() > hashed ? token.substr(token.size() - hashed) : token;
     // The low bit set: 0 marks an empty slot of the index.
-    return token_key{token, (siphash13(hash_key_, tail) ^ token.size()) | 1U};
+    const std::uint64_t hash =
+        siphash13(siphash_key{hash_key_[0], hash_key_[1]},
+                  std::span(reinterpret_cast<const std::uint8_t*>(tail.data()), tail.size()));
+    return token_key{token, (hash ^ token.size()) | 1U};
 }
 
 std::size_t verified_ticket_cache::find_locked(const token_key& key) const noexcept {

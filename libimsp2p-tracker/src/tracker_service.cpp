@@ -6,6 +6,7 @@
 #include <imsp2p/core/bytes.hpp>
 #include <imsp2p/core/database.hpp>
 #include <imsp2p/core/encoding.hpp>
+#include <imsp2p/core/siphash.hpp>
 
 #include <algorithm>
 #include <array>
@@ -68,71 +69,21 @@ const core::migration schema[] = {
 using peer_key = std::array<char, 20>;  // a peer id
 
 /** The process-wide random key of the peer-id hash (so clients cannot aim collisions). */
-const std::array<std::uint64_t, 2>& peer_hash_key() {
-    static const std::array<std::uint64_t, 2> key = [] {
-        std::array<std::uint64_t, 2> words{};
+const core::siphash_key& peer_hash_key() {
+    static const core::siphash_key key = [] {
         std::array<std::uint8_t, 16> seed{};
         core::random_bytes(seed);
-        std::memcpy(words.data(), seed.data(), seed.size());
-        return words;
+        return core::siphash_key::from_bytes(seed);
     }();
     return key;
-}
-
-std::uint64_t load_le64(const char* bytes) noexcept {
-    std::uint64_t value = 0;
-    for (int i = 7; i >= 0; --i) {
-        value = (value << 8U) | static_cast<std::uint8_t>(bytes[i]);
-    }
-    return value;
-}
-
-std::uint64_t rotate_left(std::uint64_t value, int bits) noexcept {
-    return (value << bits) | (value >> (64 - bits));
 }
 
 /** SipHash-1-3 of a 20-byte peer id under the process key. */
 struct peer_key_hash {
     std::size_t operator()(const peer_key& id) const noexcept {
-        const auto& key = peer_hash_key();
-        std::uint64_t v0 = key[0] ^ 0x736f6d6570736575ULL;
-        std::uint64_t v1 = key[1] ^ 0x646f72616e646f6dULL;
-        std::uint64_t v2 = key[0] ^ 0x6c7967656e657261ULL;
-        std::uint64_t v3 = key[1] ^ 0x7465646279746573ULL;
-        const auto round = [&] {
-            v0 += v1;
-            v1 = rotate_left(v1, 13);
-            v1 ^= v0;
-            v0 = rotate_left(v0, 32);
-            v2 += v3;
-            v3 = rotate_left(v3, 16);
-            v3 ^= v2;
-            v0 += v3;
-            v3 = rotate_left(v3, 21);
-            v3 ^= v0;
-            v2 += v1;
-            v1 = rotate_left(v1, 17);
-            v1 ^= v2;
-            v2 = rotate_left(v2, 32);
-        };
-        const auto absorb = [&](std::uint64_t word) {
-            v3 ^= word;
-            round();
-            v0 ^= word;
-        };
-        absorb(load_le64(id.data()));
-        absorb(load_le64(id.data() + 8));
-        std::uint64_t last = std::uint64_t{20} << 56U;
-        for (std::size_t at = 16; at < 20; ++at) {
-            last |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(id[at]))
-                    << (8 * (at - 16));
-        }
-        absorb(last);
-        v2 ^= 0xffU;
-        round();
-        round();
-        round();
-        return static_cast<std::size_t>(v0 ^ v1 ^ v2 ^ v3);
+        return static_cast<std::size_t>(core::siphash13(
+            peer_hash_key(),
+            std::span(reinterpret_cast<const std::uint8_t*>(id.data()), id.size())));
     }
 };
 
@@ -515,9 +466,9 @@ class torrent_index {
         const auto& secret = peer_hash_key();
         std::uint32_t tail = 0;
         std::memcpy(&tail, key.data() + 16, 4);
-        const std::uint64_t first = fold(word(key.data()) ^ secret[0] ^ 0xa0761d6478bd642fULL,
-                                         word(key.data() + 8) ^ secret[1] ^ 0xe7037ed1a0b428dbULL);
-        return fold(first ^ tail ^ secret[1], secret[0] ^ 0x8ebc6af09c88c6e3ULL);
+        const std::uint64_t first = fold(word(key.data()) ^ secret.k0 ^ 0xa0761d6478bd642fULL,
+                                         word(key.data() + 8) ^ secret.k1 ^ 0xe7037ed1a0b428dbULL);
+        return fold(first ^ tail ^ secret.k1, secret.k0 ^ 0x8ebc6af09c88c6e3ULL);
     }
     void grow() {
         std::vector<slot> fresh(std::max<std::size_t>(64, slots_.size() * 2));

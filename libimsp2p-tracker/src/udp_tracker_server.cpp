@@ -5,6 +5,7 @@
 
 #include <imsp2p/core/bytes.hpp>
 #include <imsp2p/core/crypto.hpp>
+#include <imsp2p/core/siphash.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
@@ -63,86 +64,18 @@ endpoint_bytes endpoint_key(const udp_endpoint& remote) {
     return key;
 }
 
-std::uint64_t load_le64(const std::uint8_t* bytes) noexcept {
-    std::uint64_t value = 0;
-    for (int i = 7; i >= 0; --i) {
-        value = (value << 8U) | bytes[i];
-    }
-    return value;
-}
-
-/** SipHash-2-4 (Aumasson and Bernstein): a keyed 64-bit PRF, fast on short inputs. */
-class siphash_key {
-  public:
-    explicit siphash_key(core::byte_view key) noexcept
-        : k0_(load_le64(key.data())), k1_(load_le64(key.data() + 8)) {}
-
-    /** @param data the message @return its SipHash-2-4 under this key */
-    [[nodiscard]] std::uint64_t operator()(core::byte_view data) const noexcept {
-        std::uint64_t v0 = k0_ ^ 0x736f6d6570736575ULL;
-        std::uint64_t v1 = k1_ ^ 0x646f72616e646f6dULL;
-        std::uint64_t v2 = k0_ ^ 0x6c7967656e657261ULL;
-        std::uint64_t v3 = k1_ ^ 0x7465646279746573ULL;
-        const auto round = [&] {
-            v0 += v1;
-            v1 = rotate(v1, 13);
-            v1 ^= v0;
-            v0 = rotate(v0, 32);
-            v2 += v3;
-            v3 = rotate(v3, 16);
-            v3 ^= v2;
-            v0 += v3;
-            v3 = rotate(v3, 21);
-            v3 ^= v0;
-            v2 += v1;
-            v1 = rotate(v1, 17);
-            v1 ^= v2;
-            v2 = rotate(v2, 32);
-        };
-        const auto absorb = [&](std::uint64_t word) {
-            v3 ^= word;
-            round();
-            round();
-            v0 ^= word;
-        };
-        const std::size_t whole = data.size() / 8 * 8;
-        for (std::size_t at = 0; at < whole; at += 8) {
-            absorb(load_le64(data.data() + at));
-        }
-        std::uint64_t last = static_cast<std::uint64_t>(data.size() & 0xffU) << 56U;
-        for (std::size_t at = whole; at < data.size(); ++at) {
-            last |= static_cast<std::uint64_t>(data[at]) << (8 * (at - whole));
-        }
-        absorb(last);
-        v2 ^= 0xffU;
-        round();
-        round();
-        round();
-        round();
-        return v0 ^ v1 ^ v2 ^ v3;
-    }
-
-  private:
-    static std::uint64_t rotate(std::uint64_t value, int bits) noexcept {
-        return (value << bits) | (value >> (64 - bits));
-    }
-
-    std::uint64_t k0_;
-    std::uint64_t k1_;
-};
-
 /** @return a fresh random 128-bit SipHash key */
-core::secret_bytes random_key() {
-    core::secret_bytes key(16);
-    core::random_bytes(key.mutable_view());
-    return key;
+core::siphash_key random_key() {
+    std::array<std::uint8_t, 16> bytes{};
+    core::random_bytes(bytes);
+    return core::siphash_key::from_bytes(bytes);
 }
 
 /** Hash of endpoint keys for the admission map (keyed, so clients cannot aim collisions). */
 struct endpoint_hash {
-    const siphash_key* key;
+    const core::siphash_key* key;
     std::size_t operator()(const endpoint_bytes& endpoint) const noexcept {
-        return static_cast<std::size_t>((*key)(endpoint));
+        return static_cast<std::size_t>(core::siphash24(*key, endpoint));
     }
 };
 
@@ -170,8 +103,7 @@ struct udp_tracker_server::state : std::enable_shared_from_this<udp_tracker_serv
           log(std::move(logger)),
           socket(net::make_strand(context)),
           key(random_key()),
-          mac(key.view()),
-          admissions(16, endpoint_hash{&mac}) {
+          admissions(16, endpoint_hash{&key}) {
         if (settings.connection_id_slot.count() <= 0) {
             settings.connection_id_slot = std::chrono::seconds(120);
         }
@@ -182,8 +114,7 @@ struct udp_tracker_server::state : std::enable_shared_from_this<udp_tracker_serv
     udp_server_settings settings;
     core::logger log;
     net::ip::udp::socket socket;
-    const core::secret_bytes key;  // the per-process connection id key
-    const siphash_key mac;
+    const core::siphash_key key;  // the per-process connection id key (SipHash-2-4)
     std::unique_ptr<datagram_batch> batch = std::make_unique<datagram_batch>();
     std::atomic<std::uint16_t> bound_port{0};
     std::atomic<bool> started{false};
@@ -230,7 +161,7 @@ struct udp_tracker_server::state : std::enable_shared_from_this<udp_tracker_serv
         for (std::size_t i = 0; i < 8; ++i) {
             message[18 + i] = static_cast<std::uint8_t>(value >> (56 - 8 * i));
         }
-        const std::uint64_t id = mac(message);
+        const std::uint64_t id = core::siphash24(key, message);
         // Never hand out the protocol id itself.
         return id == udp::protocol_id ? id ^ 1U : id;
     }

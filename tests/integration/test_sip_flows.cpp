@@ -8,6 +8,7 @@
 #include "../sip/sip_test_support.hpp"
 #include "imsp2p_test/program_set.hpp"
 #include "imsp2p_test/temporary_directory.hpp"
+#include "imsp2p_test/text_files.hpp"
 
 #include <imsp2p/sip/client.hpp>
 #include <imsp2p/sip/error.hpp>
@@ -40,23 +41,19 @@ using imsp2p_test::file_text;
 
 namespace {
 
-const std::string binary_dir(IMSP2P_BINARY_DIR);
-const std::string ims_core_program = binary_dir + "/examples/ims-core/imsp2p-ims-core";
-const std::string as_program = binary_dir + "/examples/as/imsp2p-as";
-const std::string drm_program = binary_dir + "/examples/drm/imsp2p-drm";
-const std::string tracker_program = binary_dir + "/examples/tracker/imsp2p-tracker";
-const std::string index_program = binary_dir + "/examples/index/imsp2p-index";
-const std::string client_program = binary_dir + "/examples/client/imsp2p-client";
+const std::string& ims_core_program = imsp2p_test::programs::ims_core;
+const std::string& as_program = imsp2p_test::programs::as;
+const std::string& drm_program = imsp2p_test::programs::drm;
+const std::string& tracker_program = imsp2p_test::programs::tracker;
+const std::string& index_program = imsp2p_test::programs::index;
+const std::string& client_program = imsp2p_test::programs::client;
 
 const std::string content_psi = "sip:content@ims.example";
 
-void write_text(const std::filesystem::path& path, const std::string& text) {
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-}
-
+using imsp2p_test::write_text;
+/** @param path a file @return its bytes */
 std::string read_binary(const std::filesystem::path& path) {
-    std::ifstream stream(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(stream), {}};
+    return imsp2p_test::read_text(path);
 }
 
 bool executable_exists(const std::string& name) {

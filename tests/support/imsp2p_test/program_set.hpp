@@ -29,6 +29,26 @@
 
 namespace imsp2p_test {
 
+#ifdef IMSP2P_BINARY_DIR
+/** The reference programs of this build (integration tests get IMSP2P_BINARY_DIR). */
+namespace programs {
+/** imsp2p-ims-core */
+inline const std::string ims_core =
+    std::string(IMSP2P_BINARY_DIR) + "/examples/ims-core/imsp2p-ims-core";
+/** imsp2p-as */
+inline const std::string as = std::string(IMSP2P_BINARY_DIR) + "/examples/as/imsp2p-as";
+/** imsp2p-drm */
+inline const std::string drm = std::string(IMSP2P_BINARY_DIR) + "/examples/drm/imsp2p-drm";
+/** imsp2p-tracker */
+inline const std::string tracker =
+    std::string(IMSP2P_BINARY_DIR) + "/examples/tracker/imsp2p-tracker";
+/** imsp2p-index */
+inline const std::string index = std::string(IMSP2P_BINARY_DIR) + "/examples/index/imsp2p-index";
+/** imsp2p-client */
+inline const std::string client = std::string(IMSP2P_BINARY_DIR) + "/examples/client/imsp2p-client";
+}  // namespace programs
+#endif
+
 /**
  * Waits until something is bound to address:port ("127.0.0.x"): a listening TCP socket, or a
  * bound UDP socket. @return false after @p timeout

@@ -1,4 +1,4 @@
-// Test support: reading the files programs under test write (logs, state).
+// Test support: reading the files programs under test write (logs, state), and writing theirs.
 //
 //   const std::string log = imsp2p_test::wait_for_text(log_file, "listening on");  // up to 10 s
 #pragma once
@@ -16,6 +16,11 @@ namespace imsp2p_test {
 inline std::string read_text(const std::filesystem::path& file) {
     std::ifstream in(file, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+/** Writes (replaces) a file. @param file the file @param text its new content */
+inline void write_text(const std::filesystem::path& file, const std::string& text) {
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << text;
 }
 
 /**

@@ -1219,6 +1219,15 @@ void append_peer_string(std::string& out, std::string_view key, const announce_r
     }
 }
 
+/** Appends the answer's counts and intervals (the keys sorted, as bencoding requires). */
+void append_counts(std::string& out, const announce_result& result) {
+    append_integer(out, "complete", static_cast<std::int64_t>(result.complete));
+    append_integer(out, "downloaded", static_cast<std::int64_t>(result.downloaded));
+    append_integer(out, "incomplete", static_cast<std::int64_t>(result.incomplete));
+    append_integer(out, "interval", static_cast<std::int64_t>(result.interval.count()));
+    append_integer(out, "min interval", static_cast<std::int64_t>(result.min_interval.count()));
+}
+
 }  // namespace
 
 std::string encode_announce_response(const announce_result& result, bool compact,
@@ -1233,11 +1242,7 @@ std::string encode_announce_response(const announce_result& result, bool compact
         std::string out;
         out.reserve(128 + result.compact_peers.size() + result.compact_peers6.size());
         out += 'd';
-        append_integer(out, "complete", static_cast<std::int64_t>(result.complete));
-        append_integer(out, "downloaded", static_cast<std::int64_t>(result.downloaded));
-        append_integer(out, "incomplete", static_cast<std::int64_t>(result.incomplete));
-        append_integer(out, "interval", static_cast<std::int64_t>(result.interval.count()));
-        append_integer(out, "min interval", static_cast<std::int64_t>(result.min_interval.count()));
+        append_counts(out, result);
         out += "5:peers";
         out += std::to_string(result.compact_peers.size());
         out += ':';
@@ -1283,11 +1288,7 @@ std::string encode_announce_response(const announce_result& result, bool compact
         std::string out;
         out.reserve(128 + v4 * 6 + v6 * 18);
         out += 'd';
-        append_integer(out, "complete", static_cast<std::int64_t>(result.complete));
-        append_integer(out, "downloaded", static_cast<std::int64_t>(result.downloaded));
-        append_integer(out, "incomplete", static_cast<std::int64_t>(result.incomplete));
-        append_integer(out, "interval", static_cast<std::int64_t>(result.interval.count()));
-        append_integer(out, "min interval", static_cast<std::int64_t>(result.min_interval.count()));
+        append_counts(out, result);
         append_peer_string(out, "peers", result, 4, v4);
         if (v6 > 0) {
             append_peer_string(out, "peers6", result, 16, v6);

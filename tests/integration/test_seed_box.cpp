@@ -43,12 +43,7 @@ using imsp2p_test::file_text;
 
 namespace {
 
-const std::string& ims_core_program = imsp2p_test::programs::ims_core;
-const std::string& as_program = imsp2p_test::programs::as;
-const std::string& drm_program = imsp2p_test::programs::drm;
-const std::string& tracker_program = imsp2p_test::programs::tracker;
-const std::string& index_program = imsp2p_test::programs::index;
-const std::string& client_program = imsp2p_test::programs::client;
+namespace programs = imsp2p_test::programs;
 
 const std::string seed_box_impu = "sip:seedbox@ims.example";
 
@@ -85,8 +80,8 @@ nlohmann::json printed_json(const std::string& output) {
 class seed_box_system {
   public:
     seed_box_system() {
-        for (const auto& program : {ims_core_program, as_program, drm_program, tracker_program,
-                                    index_program, client_program}) {
+        for (const auto& program : {programs::ims_core, programs::as, programs::drm,
+                                    programs::tracker, programs::index, programs::client}) {
             if (!std::filesystem::exists(program)) {
                 missing_ = program + " is not built";
                 return;
@@ -142,14 +137,14 @@ class seed_box_system {
                                         std::to_string(tracker_port_) + R"("}],
              "log": {"level": "debug"}})");
 
-        start(drm_program, "drm", drm_port_, true);
-        start(tracker_program, "tracker", tracker_port_, true);
-        start(index_program, "index", index_port_, true);
-        start(as_program, "as", as_port_, false, "127.0.0.2");
+        start(programs::drm, "drm", drm_port_, true);
+        start(programs::tracker, "tracker", tracker_port_, true);
+        start(programs::index, "index", index_port_, true);
+        start(programs::as, "as", as_port_, false, "127.0.0.2");
         for (const std::string user : {"alice", "seedbox", "bob", "carol"}) {
             const auto out = (dir / ("user-" + user + ".out")).string();
             child_process add(
-                {ims_core_program, "--config", (dir / "ims-core.json").string(), "user", "add",
+                {programs::ims_core, "--config", (dir / "ims-core.json").string(), "user", "add",
                  "sip:" + user + "@ims.example", "--impi", user + "@ims.example", "--password",
                  user + "-secret", "--realm", "ims.example"},
                 out);
@@ -157,7 +152,7 @@ class seed_box_system {
                 throw std::runtime_error("user add " + user + ": " + file_text(out));
             }
         }
-        start(ims_core_program, "ims-core", ims_port_, false);
+        start(programs::ims_core, "ims-core", ims_port_, false);
     }
 
     seed_box_system(const seed_box_system&) = delete;
@@ -235,7 +230,7 @@ std::uint64_t uploaded_in_run(const std::string& output) {
 nlohmann::json client_status(const seed_box_system& system, const std::string& config,
                              const std::string& name) {
     const auto out = (system.dir() / (name + ".out")).string();
-    child_process status({client_program, "status", "--config", config, "--log-level", "error"},
+    child_process status({programs::client, "status", "--config", config, "--log-level", "error"},
                          out);
     EXPECT_EQ(status.wait(60s), 0) << file_text(out);
     return printed_json(file_text(out));
@@ -248,9 +243,10 @@ std::string buy_and_play(const seed_box_system& system, const std::string& user,
     const auto out = [&](const std::string& name) {
         return (system.dir() / (user + "-" + name)).string();
     };
-    child_process acquire({client_program, "acquire", doi, "--config", config}, out("acquire.out"));
+    child_process acquire({programs::client, "acquire", doi, "--config", config},
+                          out("acquire.out"));
     EXPECT_EQ(acquire.wait(180s), 0) << file_text(out("acquire.out")) << system.logs();
-    child_process play({client_program, "play", doi, "--config", config, "--out", out("played")},
+    child_process play({programs::client, "play", doi, "--config", config, "--out", out("played")},
                        out("play.out"));
     EXPECT_EQ(play.wait(60s), 0) << file_text(out("play.out"));
     return read_binary(out("played"));
@@ -270,13 +266,14 @@ TEST(SeedBox, CopiesMutedContentGetsItActivatedAndServesItAloneAcrossARestart) {
     // The seed box, registered before anything is published (--operator flag).
     const std::string seed_box_config = system.client_config("seedbox");
     auto seed_box = std::make_unique<child_process>(
-        std::vector<std::string>{client_program, "seed", "--operator", "--config", seed_box_config},
+        std::vector<std::string>{programs::client, "seed", "--operator", "--config",
+                                 seed_box_config},
         out("seedbox-1.out"));
     ASSERT_TRUE(wait_for_text(out("seedbox-1.out"), "waiting for seed assignments", 60s))
         << file_text(out("seedbox-1.out")) << system.logs();
 
     // Alice publishes and keeps seeding: the content is muted.
-    child_process alice({client_program, "publish", content_path.string(), "--config",
+    child_process alice({programs::client, "publish", content_path.string(), "--config",
                          system.client_config("alice"), "--title", "Seeded by the operator",
                          "--content-type", "video/mp4", "--price", "150", "--seed"},
                         out("alice.out"));
@@ -338,7 +335,7 @@ TEST(SeedBox, CopiesMutedContentGetsItActivatedAndServesItAloneAcrossARestart) {
 
     // Restarted (configuration key instead of the flag), it resumes and serves carol alone.
     seed_box = std::make_unique<child_process>(
-        std::vector<std::string>{client_program, "seed", "--config",
+        std::vector<std::string>{programs::client, "seed", "--config",
                                  system.client_config("seedbox", true)},
         out("seedbox-2.out"));
     ASSERT_TRUE(wait_for_text(out("seedbox-2.out"), "waiting for seed assignments", 60s))
@@ -360,17 +357,17 @@ TEST(SeedBox, CopiesMutedContentGetsItActivatedAndServesItAloneAcrossARestart) {
 }
 
 TEST(SeedBox, ProgramRefusesOperatorFlagElsewhereAndDocumentsIt) {
-    if (!std::filesystem::exists(client_program)) {
-        GTEST_SKIP() << client_program << " is not built";
+    if (!std::filesystem::exists(programs::client)) {
+        GTEST_SKIP() << programs::client << " is not built";
     }
     imsp2p_test::temporary_directory folder("imsp2p-seed-box-usage");
     const auto out = (folder.path() / "help.out").string();
-    child_process help({client_program, "seed", "--help"}, out);
+    child_process help({programs::client, "seed", "--help"}, out);
     EXPECT_EQ(help.wait(10s), 0);
     EXPECT_NE(file_text(out).find("--operator"), std::string::npos) << file_text(out);
     // --operator belongs to seed only: elsewhere it is a usage error (exit 2).
     const auto misuse = (folder.path() / "misuse.out").string();
-    child_process acquire({client_program, "acquire", "10.5555/x", "--operator"}, misuse);
+    child_process acquire({programs::client, "acquire", "10.5555/x", "--operator"}, misuse);
     EXPECT_EQ(acquire.wait(10s), 2) << file_text(misuse);
     // A seed box without an IMS to register with does not pretend to run: it keeps retrying
     // and says so, and still stops cleanly on SIGTERM.
@@ -385,7 +382,7 @@ TEST(SeedBox, ProgramRefusesOperatorFlagElsewhereAndDocumentsIt) {
                                       {"operator_seed_box", true}}
                            .dump());
     const auto daemon_out = (folder.path() / "daemon.out").string();
-    child_process daemon({client_program, "seed", "--config", config.string()}, daemon_out);
+    child_process daemon({programs::client, "seed", "--config", config.string()}, daemon_out);
     EXPECT_TRUE(wait_for_text(daemon_out, "(retrying)", 30s)) << file_text(daemon_out);
     daemon.signal(SIGTERM);
     EXPECT_EQ(daemon.wait(30s), 0) << file_text(daemon_out);

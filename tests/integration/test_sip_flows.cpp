@@ -41,12 +41,7 @@ using imsp2p_test::file_text;
 
 namespace {
 
-const std::string& ims_core_program = imsp2p_test::programs::ims_core;
-const std::string& as_program = imsp2p_test::programs::as;
-const std::string& drm_program = imsp2p_test::programs::drm;
-const std::string& tracker_program = imsp2p_test::programs::tracker;
-const std::string& index_program = imsp2p_test::programs::index;
-const std::string& client_program = imsp2p_test::programs::client;
+namespace programs = imsp2p_test::programs;
 
 const std::string content_psi = "sip:content@ims.example";
 
@@ -75,8 +70,8 @@ enum class scscf_kind { ims_core, kamailio };
 class system_under_test {
   public:
     explicit system_under_test(scscf_kind kind) : kind_(kind) {
-        for (const auto& program :
-             {ims_core_program, as_program, drm_program, tracker_program, index_program}) {
+        for (const auto& program : {programs::ims_core, programs::as, programs::drm,
+                                    programs::tracker, programs::index}) {
             if (!std::filesystem::exists(program)) {
                 missing_ = program + " is not built";
                 return;
@@ -144,10 +139,10 @@ class system_under_test {
                                         std::to_string(tracker_port_) + R"("}],
              "log": {"level": "debug"}})");
 
-        start(drm_program, "drm", drm_port_, true);
-        start(tracker_program, "tracker", tracker_port_, true);
-        start(index_program, "index", index_port_, true);
-        start(as_program, "as", as_port_, false, "127.0.0.2");
+        start(programs::drm, "drm", drm_port_, true);
+        start(programs::tracker, "tracker", tracker_port_, true);
+        start(programs::index, "index", index_port_, true);
+        start(programs::as, "as", as_port_, false, "127.0.0.2");
         if (kind_ == scscf_kind::kamailio) {
             start_kamailio();
             return;
@@ -157,7 +152,7 @@ class system_under_test {
         for (const std::string user : {"alice", "bob", "carol", "dave"}) {
             const auto out = (dir / ("user-" + user + ".out")).string();
             child_process add(
-                {ims_core_program, "--config", (dir / "ims-core.json").string(), "user", "add",
+                {programs::ims_core, "--config", (dir / "ims-core.json").string(), "user", "add",
                  "sip:" + user + "@ims.example", "--impi", user + "@ims.example", "--password",
                  user + "-secret", "--realm", "ims.example"},
                 out);
@@ -166,7 +161,7 @@ class system_under_test {
             }
         }
 
-        start(ims_core_program, "ims-core", ims_port_, false);
+        start(programs::ims_core, "ims-core", ims_port_, false);
         (void)host;
     }
 
@@ -461,42 +456,42 @@ TEST_F(SipFlows, UnknownDoiFailsWith404AndLeavesNoRecord) {
 }
 
 TEST_F(SipFlows, ProgramAcquiresPlaysPublishesAndSeeds) {
-    if (!std::filesystem::exists(client_program)) {
-        GTEST_SKIP() << client_program << " is not built";
+    if (!std::filesystem::exists(programs::client)) {
+        GTEST_SKIP() << programs::client << " is not built";
     }
     const std::string doi = published_doi();
     ASSERT_FALSE(doi.empty());
     const std::string config = system_->client_config("carol");
     const auto out = [&](const std::string& name) { return (system_->dir() / name).string(); };
 
-    child_process help({client_program, "acquire", "--help"}, out("carol-help.out"));
+    child_process help({programs::client, "acquire", "--help"}, out("carol-help.out"));
     EXPECT_EQ(help.wait(10s), 0);
     EXPECT_NE(file_text(out("carol-help.out")).find("--request-id"), std::string::npos);
 
-    child_process acquire({client_program, "acquire", doi, "--config", config},
+    child_process acquire({programs::client, "acquire", doi, "--config", config},
                           out("carol-acquire.out"));
     ASSERT_EQ(acquire.wait(180s), 0) << file_text(out("carol-acquire.out")) << system_->logs();
     child_process play(
-        {client_program, "play", doi, "--config", config, "--out", out("carol-played.bin")},
+        {programs::client, "play", doi, "--config", config, "--out", out("carol-played.bin")},
         out("carol-play.out"));
     ASSERT_EQ(play.wait(60s), 0) << file_text(out("carol-play.out"));
     EXPECT_TRUE(read_binary(out("carol-played.bin")) == content_) << "played content differs";
 
-    child_process unknown({client_program, "acquire", "10.5555/unknown-here", "--config", config},
+    child_process unknown({programs::client, "acquire", "10.5555/unknown-here", "--config", config},
                           out("carol-unknown.out"));
     EXPECT_EQ(unknown.wait(60s), 1);
     EXPECT_NE(file_text(out("carol-unknown.out")).find("404"), std::string::npos)
         << file_text(out("carol-unknown.out"));
 
-    child_process usage({client_program, "acquire"}, out("carol-usage.out"));
+    child_process usage({programs::client, "acquire"}, out("carol-usage.out"));
     EXPECT_EQ(usage.wait(10s), 2);
 
-    child_process status({client_program, "status", "--config", config}, out("carol-status.out"));
+    child_process status({programs::client, "status", "--config", config}, out("carol-status.out"));
     EXPECT_EQ(status.wait(60s), 0) << file_text(out("carol-status.out"));
     EXPECT_NE(file_text(out("carol-status.out")).find(doi), std::string::npos);
 
     // The catalogue of the content index lists the content.
-    child_process list({client_program, "list", "--config", config}, out("carol-list.out"));
+    child_process list({programs::client, "list", "--config", config}, out("carol-list.out"));
     EXPECT_EQ(list.wait(30s), 0) << file_text(out("carol-list.out"));
     EXPECT_NE(file_text(out("carol-list.out")).find(doi + "\tA test film\t199 EUR"),
               std::string::npos)
@@ -507,16 +502,17 @@ TEST_F(SipFlows, ProgramAcquiresPlaysPublishesAndSeeds) {
     const auto clip = system_->dir() / "carol-clip.bin";
     const auto clip_bytes = core::random_bytes(300 * 1024);
     write_text(clip, std::string(clip_bytes.begin(), clip_bytes.end()));
-    child_process publish({client_program, "publish", clip.string(), "--config", config, "--title",
-                           "Carol's clip", "--content-type", "video/mp4", "--price", "0"},
-                          out("carol-publish.out"));
+    child_process publish(
+        {programs::client, "publish", clip.string(), "--config", config, "--title", "Carol's clip",
+         "--content-type", "video/mp4", "--price", "0"},
+        out("carol-publish.out"));
     ASSERT_EQ(publish.wait(120s), 0) << file_text(out("carol-publish.out")) << system_->logs();
     EXPECT_NE(file_text(out("carol-publish.out")).find("\"doi\": \"10.5555/"), std::string::npos)
         << file_text(out("carol-publish.out"));
 
     for (int run = 1; run <= 2; ++run) {
         const auto seed_out = out("carol-seed-" + std::to_string(run) + ".out");
-        child_process seed({client_program, "seed", "--config", config}, seed_out);
+        child_process seed({programs::client, "seed", "--config", config}, seed_out);
         const auto deadline = std::chrono::steady_clock::now() + 60s;
         while (file_text(seed_out).find("seeding 2 torrent(s)") == std::string::npos &&
                std::chrono::steady_clock::now() < deadline) {
